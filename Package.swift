@@ -1,0 +1,29 @@
+// swift-tools-version:6.0
+//
+// Axis — the document exchange axis. No package dependencies: Foundation, Dispatch, Glibc and
+// OpenSSL 3 (through the COpenSSL system-library target) only.
+import PackageDescription
+
+let package = Package(
+    name: "Axis",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "Axis", targets: ["Axis"]),
+        .executable(name: "axisd", targets: ["axisd"]),
+        .executable(name: "axisctl", targets: ["axisctl"]),
+        .executable(name: "axis-bench", targets: ["axis-bench"]),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        .target(name: "Axis", dependencies: ["COpenSSL"]),
+        .executableTarget(name: "axisd", dependencies: ["Axis"]),
+        .executableTarget(name: "axisctl", dependencies: ["Axis"]),
+        .executableTarget(name: "axis-bench", dependencies: ["Axis"]),
+        .testTarget(name: "AxisTests", dependencies: ["Axis"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,67 @@
+/// The heart of a running axis: the journal, the payload store, and the queue state folded from
+/// the journal.
+///
+/// `record(_:)` is the only way state changes: records are appended, and each is folded into the
+/// state in the journal's completion, in sequence order, only once it is durable. On open, the
+/// same fold runs over the replayed journal, so the state after a restart equals the state before.
+public final class AxisCore: @unchecked Sendable {
+    public struct Layout: Sendable {
+        public var data: String
+        public var journal: String { PathJoin.join(data, "journal") }
+        public var payloads: String { PathJoin.join(data, "payloads") }
+        public var corrupt: String { PathJoin.join(data, "corrupt") }
+        public init(data: String) { self.data = data }
+    }
+
+    public let layout: Layout
+    public let journal: Journal
+    public let payloads: PayloadStore
+    public let recovery: RecoveryReport
+    public let clock: any TimeSource
+    private let state: Locked<QueueState>
+
+    public init(layout: Layout, storage: any Storage = PosixStorage(), journalOptions: JournalOptions = JournalOptions(),
+                payloadOptions: PayloadStore.Options = PayloadStore.Options(), clock: any TimeSource = SystemClock()) throws {
+        self.layout = layout
+        self.clock = clock
+        try storage.createDirectory(layout.data)
+        var folded = QueueState()
+        (journal, recovery) = try Journal.open(directory: layout.journal, corruptDirectory: layout.corrupt,
+                                              storage: storage, options: journalOptions, clock: clock) { entry in
+            try folded.apply(entry)
+        }
+        state = Locked(folded)
+        do {
+            payloads = try PayloadStore(directory: layout.payloads, storage: storage, options: payloadOptions)
+        } catch {
+            journal.close()
+            throw error
+        }
+    }
+
+    /// Appends `records` (contiguously, in one batch) and folds them once durable.
+    public func record(_ records: [JournalRecord], completion: @escaping @Sendable (Result<[AppendReceipt], AxisError>) -> Void) {
+        journal.append(records.map { ($0.kind, $0.encoded()) }) { [state] result in
+            if case .success(let receipts) = result {
+                state.update { s in
+                    for (receipt, record) in zip(receipts, records) { s.apply(record, sequence: receipt.sequence) }
+                }
+            }
+            completion(result)
+        }
+    }
+
+    public func recordAndWait(_ records: [JournalRecord]) throws -> [AppendReceipt] {
+        let promise = Promise<Result<[AppendReceipt], AxisError>>()
+        record(records) { promise.fulfil($0) }
+        return try promise.wait().get()
+    }
+
+    /// Reads the current state under its lock. Keep `body` short: appends wait for it.
+    public func withState<R>(_ body: (QueueState) -> R) -> R { state.read(body) }
+
+    public func close() {
+        journal.close()
+        payloads.close()
+    }
+}

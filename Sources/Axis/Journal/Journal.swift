@@ -1,0 +1,390 @@
+/// The append-only, checksummed, hash-chained journal: Axis's single source of truth.
+///
+/// **Durability contract.** An append completes only after its record has been written *and*
+/// `fdatasync`ed. Appenders never write: they hand records to the one writer thread and wait. The
+/// writer takes everything queued (up to `batchBytesMax`), writes it with one `pwrite`, issues one
+/// `fdatasync`, and only then completes every waiter of the batch — group commit.
+///
+///     appenders ──enqueue──▶ [queue] ──▶ writer: encode frames ─▶ pwrite ─▶ fdatasync ─▶ complete all
+///
+/// **Failure.** If a write or sync fails, the journal enters the failed state for good: the failing
+/// batch and everything queued get the error, later appends are refused, and the writer never retries
+/// the sync (after a failed fsync the kernel may have dropped the dirty pages; a retry could report
+/// success for data that is gone). Restarting axisd runs recovery, which trusts only what is on disk.
+///
+/// **Recovery** happens in `open`: see `JournalScanner` and `SegmentScanner`.
+public final class Journal: @unchecked Sendable {
+    public typealias Completion = @Sendable (Result<[AppendReceipt], AxisError>) -> Void
+    typealias Batch = [(RecordKind, [UInt8])]
+
+    public enum Health: Sendable, Equatable {
+        case ok
+        case failed(AxisError)
+        case closed
+    }
+
+    /// Counters for metrics and benchmarks.
+    public struct Stats: Sendable {
+        public var batches: UInt64 = 0
+        public var records: UInt64 = 0
+        public var bytes: UInt64 = 0
+        public var syncNanosTotal: UInt64 = 0
+        public var syncNanosLast: UInt64 = 0
+        public var segmentsCreated: UInt64 = 0
+        /// The sequence the next durable record will carry, and the chain value it will extend.
+        public var nextSequence: UInt64 = 1
+        public var chain: Digest256 = .zero
+    }
+
+    public let directory: String
+    public let options: JournalOptions
+    /// Held from open to close: two writers on one journal would interleave frames.
+    private let dirLock: Locked<(any StorageLock)?>
+    private let writer: SegmentWriter
+    private let committer: GroupCommitter<Batch, [AppendReceipt]>
+
+    private init(directory: String, options: JournalOptions, dirLock: any StorageLock, writer: SegmentWriter) {
+        self.directory = directory
+        self.options = options
+        self.dirLock = Locked(dirLock)
+        self.writer = writer
+        committer = GroupCommitter(
+            name: "axis-journal-writer", batchBytesMax: options.batchBytesMax,
+            batchCountMax: JournalFormat.batchRecordsLimit,
+            commit: { [writer] batches in try writer.commit(batches) },
+            describeFailure: { error in
+                let cause = error as? AxisError ?? AxisError(.storageIO, "\(error)")
+                return AxisError(cause.code == .storageFull ? .storageFull : .journalFailed,
+                    "journal write failed: \(cause.description). The journal now refuses appends: a failed write or " +
+                    "fsync is never retried. Fix the cause, then restart axisd; recovery keeps every acknowledged record")
+            })
+    }
+
+    // MARK: - Appending
+
+    /// Hands records to the writer; `completion` runs on the writer thread once they are durable
+    /// (or failed). It must be quick and must not block: it delays the next batch.
+    ///
+    /// The records of one call are written contiguously, in order, in one batch.
+    public func append(_ records: [(RecordKind, [UInt8])], completion: @escaping Completion) {
+        var bytes = 0
+        for (_, body) in records {
+            guard body.count <= options.recordBytesMax else {
+                completion(.failure(AxisError(.limitExceeded,
+                    "record of \(body.count) bytes exceeds recordBytesMax (\(options.recordBytesMax))")))
+                return
+            }
+            bytes += JournalFormat.frameHeaderSize + body.count
+        }
+        guard !records.isEmpty else { completion(.success([])); return }
+        guard bytes <= options.batchBytesMax, records.count <= JournalFormat.batchRecordsLimit else {
+            completion(.failure(AxisError(.limitExceeded,
+                "\(records.count) records of \(bytes) bytes in one append exceed one batch (batchBytesMax \(options.batchBytesMax))")))
+            return
+        }
+        committer.submit(records, bytes: bytes, count: records.count, completion: completion)
+    }
+
+    public func append(_ kind: RecordKind, _ body: [UInt8]) async throws -> AppendReceipt {
+        let receipts = try await append([(kind, body)])
+        return receipts[0]
+    }
+
+    public func append(_ records: [(RecordKind, [UInt8])]) async throws -> [AppendReceipt] {
+        try await withCheckedThrowingContinuation { continuation in
+            append(records) { continuation.resume(with: $0) }
+        }
+    }
+
+    /// Blocks the calling thread until the records are durable.
+    public func appendAndWait(_ records: [(RecordKind, [UInt8])]) throws -> [AppendReceipt] {
+        let promise = Promise<Result<[AppendReceipt], AxisError>>()
+        append(records) { promise.fulfil($0) }
+        return try promise.wait().get()
+    }
+
+    public func appendAndWait(_ kind: RecordKind, _ body: [UInt8]) throws -> AppendReceipt {
+        try appendAndWait([(kind, body)])[0]
+    }
+
+    // MARK: - State
+
+    public var health: Health {
+        if let failure = committer.failed { return .failed(failure) }
+        return committer.isClosing ? .closed : .ok
+    }
+
+    /// The sequence the next durable record will carry, and the chain value it will extend.
+    public var head: (nextSequence: UInt64, chain: Digest256) {
+        writer.stats.read { ($0.nextSequence, $0.chain) }
+    }
+
+    public var statistics: Stats { writer.stats.read { $0 } }
+
+    /// Stops accepting appends, lets the writer finish what is queued, and closes the files.
+    public func close() {
+        committer.close()
+        writer.close()
+        dirLock.update { $0 = nil }
+    }
+}
+
+/// The writer thread's side of the journal: the open segment, the next sequence and the chain.
+/// Only the group committer's writer thread calls `commit`.
+final class SegmentWriter: @unchecked Sendable {
+    let stats: Locked<Journal.Stats>
+    private let directory: String
+    private let storage: any Storage
+    private let clock: any TimeSource
+    private let segmentBytesMax: Int
+    private let journalID: [UInt8]
+    private var file: any StorageFile
+    private var segmentFirstSequence: UInt64
+    private var segmentSize: UInt64
+    private var nextSequence: UInt64
+    private var chain: Digest256
+    private let hasher = SHA256Hasher()
+    private var buffer: [UInt8] = []
+
+    init(directory: String, storage: any Storage, clock: any TimeSource, segmentBytesMax: Int, journalID: [UInt8],
+         file: any StorageFile, segmentFirstSequence: UInt64, segmentSize: UInt64, nextSequence: UInt64, chain: Digest256) {
+        self.directory = directory
+        self.storage = storage
+        self.clock = clock
+        self.segmentBytesMax = segmentBytesMax
+        self.journalID = journalID
+        self.file = file
+        self.segmentFirstSequence = segmentFirstSequence
+        self.segmentSize = segmentSize
+        self.nextSequence = nextSequence
+        self.chain = chain
+        var initial = Journal.Stats()
+        initial.nextSequence = nextSequence
+        initial.chain = chain
+        stats = Locked(initial)
+    }
+
+    func close() { file.close() }
+
+    /// Encodes every record of the batch, writes them with one write and syncs once.
+    func commit(_ batches: [Journal.Batch]) throws -> [[AppendReceipt]] {
+        let byteCount = batches.reduce(0) { total, batch in
+            batch.reduce(total) { $0 + JournalFormat.frameHeaderSize + $1.1.count }
+        }
+        if segmentSize > UInt64(JournalFormat.segmentHeaderSize) && segmentSize + UInt64(byteCount) > UInt64(segmentBytesMax) {
+            try roll()
+        }
+        buffer.removeAll(keepingCapacity: true)
+        buffer.reserveCapacity(byteCount)
+        var receipts: [[AppendReceipt]] = []
+        receipts.reserveCapacity(batches.count)
+        var sequence = nextSequence
+        var chain = self.chain
+        var index: UInt16 = 0
+        for batch in batches {
+            var mine: [AppendReceipt] = []
+            mine.reserveCapacity(batch.count)
+            for (kind, body) in batch {
+                let offset = segmentSize + UInt64(buffer.count)
+                chain = body.withUnsafeBytes {
+                    FrameCodec.encode(kind: kind.rawValue, batchIndex: index, sequence: sequence, body: $0,
+                                      previousChain: chain, hasher: hasher, into: &buffer)
+                }
+                mine.append(AppendReceipt(sequence: sequence, chain: chain, segment: segmentFirstSequence, offset: offset))
+                sequence += 1
+                index &+= 1
+            }
+            receipts.append(mine)
+        }
+        try file.write(buffer, at: segmentSize)
+        let syncStart = clock.monotonicNanos()
+        try file.sync()
+        let syncNanos = clock.monotonicNanos() - syncStart
+        segmentSize += UInt64(buffer.count)
+        nextSequence = sequence
+        self.chain = chain
+        let records = UInt64(sequence - receipts[0][0].sequence)
+        let bytes = UInt64(buffer.count)
+        stats.update {
+            $0.batches += 1
+            $0.records += records
+            $0.bytes += bytes
+            $0.syncNanosTotal += syncNanos
+            $0.syncNanosLast = syncNanos
+            $0.nextSequence = sequence
+            $0.chain = chain
+        }
+        return receipts
+    }
+
+    /// Closes the current segment and starts a new one whose header links to the current chain.
+    private func roll() throws {
+        let newFile = try Journal.createSegment(directory: directory, storage: storage, journalID: journalID,
+                                                firstSequence: nextSequence, previousChain: chain, now: clock.now())
+        file.close()
+        file = newFile
+        segmentFirstSequence = nextSequence
+        segmentSize = UInt64(JournalFormat.segmentHeaderSize)
+        stats.update { $0.segmentsCreated += 1 }
+    }
+}
+
+extension Journal {
+    /// Creates a segment file with its header, syncs it and the directory entry.
+    static func createSegment(directory: String, storage: any Storage, journalID: [UInt8], firstSequence: UInt64,
+                              previousChain: Digest256, now: Timestamp) throws -> any StorageFile {
+        let path = PathJoin.join(directory, JournalFormat.segmentName(firstSequence: firstSequence))
+        let file = try storage.open(path, mode: .createExclusive)
+        do {
+            let header = SegmentHeader(journalID: journalID, firstSequence: firstSequence, createdAt: now,
+                                       previousChain: previousChain)
+            try file.write(header.encoded(), at: 0)
+            try file.sync()
+            try storage.syncDirectory(directory)
+        } catch {
+            file.close()
+            throw error
+        }
+        return file
+    }
+}
+
+// MARK: - Opening and recovery
+
+extension Journal {
+    /// Opens (or creates) the journal in `directory`, recovering it and replaying every record
+    /// through `replay`, in sequence order, before returning.
+    ///
+    /// - A torn tail of the newest segment is truncated and reported.
+    /// - Damage anywhere else throws `.journalCorrupt` naming the segment and offset, unless
+    ///   `options.salvage` is set: then damaged segments are moved to `corruptDirectory`, a `salvage`
+    ///   record documents it, and the journal opens with what is left.
+    public static func open(directory: String, corruptDirectory: String? = nil, storage: any Storage = PosixStorage(),
+                            options: JournalOptions = JournalOptions(), clock: any TimeSource = SystemClock(),
+                            replay: ((JournalEntry) throws -> Void)? = nil) throws -> (Journal, RecoveryReport) {
+        let options = try options.validated()
+        let started = clock.monotonicNanos()
+        try storage.createDirectory(directory)
+        let dirLock = try storage.lockExclusive(PathJoin.join(directory, "LOCK"))
+
+        var salvaged: [String] = []
+        if options.salvage {
+            salvaged = try salvageDamagedSegments(directory: directory, corruptDirectory: corruptDirectory ?? PathJoin.join(parentDirectory(directory), "corrupt"),
+                                                  storage: storage, clock: clock)
+        }
+
+        var scan = try JournalScanner.scan(directory: directory, storage: storage, onRecord: replay)
+        if let problem = scan.damage.first {
+            throw AxisError(.journalCorrupt, """
+                journal damaged: \(PathJoin.join(directory, problem.segment)) at offset \(problem.offset): \(problem.message). \
+                This is acknowledged history, so axisd will not start on it. Run `axisctl journal check` for the full list; \
+                then restore the data directory from a backup, or start once with `axisd --salvage` to move the damaged \
+                segment to the corrupt directory (its records leave the live state but stay there for inspection)
+                """)
+        }
+
+        var report = RecoveryReport(scan: scan)
+        report.salvagedSegments = salvaged
+        (report.truncatedTail, report.removedIncompleteSegments) = try cutTornTail(&scan, directory: directory, storage: storage)
+        report.scan = scan
+
+        let journal: Journal
+        if let newest = scan.segments.last, let header = newest.header, let journalID = scan.journalID {
+            let file = try storage.open(PathJoin.join(directory, newest.name), mode: .readWrite)
+            let writer = SegmentWriter(directory: directory, storage: storage, clock: clock,
+                                       segmentBytesMax: options.segmentBytesMax, journalID: journalID, file: file,
+                                       segmentFirstSequence: header.firstSequence, segmentSize: newest.validEnd,
+                                       nextSequence: scan.nextSequence, chain: scan.headChain)
+            journal = Journal(directory: directory, options: options, dirLock: dirLock, writer: writer)
+        } else {
+            // A new journal (or one whose only segment never got a complete header).
+            var rng = SystemRandomNumberGenerator()
+            let journalID = (0..<16).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            let genesis = JournalFormat.genesisChain(journalID: journalID)
+            let file = try createSegment(directory: directory, storage: storage, journalID: journalID,
+                                         firstSequence: 1, previousChain: genesis, now: clock.now())
+            let writer = SegmentWriter(directory: directory, storage: storage, clock: clock,
+                                       segmentBytesMax: options.segmentBytesMax, journalID: journalID, file: file,
+                                       segmentFirstSequence: 1, segmentSize: UInt64(JournalFormat.segmentHeaderSize),
+                                       nextSequence: 1, chain: genesis)
+            journal = Journal(directory: directory, options: options, dirLock: dirLock, writer: writer)
+            report.created = scan.segments.isEmpty
+            report.scan.nextSequence = 1
+            report.scan.headChain = genesis
+            report.scan.journalID = journalID
+        }
+        report.durationNanos = clock.monotonicNanos() - started
+        return (journal, report)
+    }
+
+    /// Truncates the torn tail of the newest segment (or removes that segment when even its header
+    /// never reached the disk) and updates `scan` to match.
+    private static func cutTornTail(_ scan: inout JournalScanReport, directory: String, storage: any Storage) throws
+        -> (truncated: (segment: String, offset: UInt64, bytes: UInt64)?, removed: [String]) {
+        guard let torn = scan.tornTail, let newest = scan.segments.last else { return (nil, []) }
+        scan.problems.removeAll { $0.kind == .tornTail }
+        let path = PathJoin.join(directory, newest.name)
+        if newest.header == nil {
+            try storage.remove(path)
+            try storage.syncDirectory(directory)
+            scan.segments.removeLast()
+            return (nil, [newest.name])
+        }
+        let f = try storage.open(path, mode: .readWrite)
+        defer { f.close() }
+        try f.truncate(to: newest.validEnd)
+        try f.sync()
+        scan.segments[scan.segments.count - 1].fileSize = newest.validEnd
+        scan.segments[scan.segments.count - 1].damage = nil
+        return ((newest.name, torn.offset, newest.fileSize - newest.validEnd), [])
+    }
+
+    static func parentDirectory(_ path: String) -> String {
+        var parts = path.split(separator: "/", omittingEmptySubsequences: true)
+        guard !parts.isEmpty else { return path.hasPrefix("/") ? "/" : "." }
+        parts.removeLast()
+        if parts.isEmpty { return path.hasPrefix("/") ? "/" : "." }
+        return (path.hasPrefix("/") ? "/" : "") + parts.joined(separator: "/")
+    }
+
+    /// Moves every damaged segment aside, then writes a new segment holding a `salvage` record that
+    /// accepts each break the moves left. Returns the names moved (empty when nothing was damaged).
+    private static func salvageDamagedSegments(directory: String, corruptDirectory: String, storage: any Storage,
+                                               clock: any TimeSource) throws -> [String] {
+        let first = try JournalScanner.scan(directory: directory, storage: storage)
+        let damaged = Set(first.damage.filter { $0.kind == .damaged }.map(\.segment))
+        let breaks = first.damage.filter { $0.kind == .chainBreak }
+        guard !damaged.isEmpty || !breaks.isEmpty else { return [] }
+
+        let highest = first.segments.map { max($0.highestSequenceSeen, $0.firstSequenceFromName) }.max() ?? 0
+        try storage.createDirectory(corruptDirectory)
+        var moved: [String] = []
+        for name in damaged.sorted() {
+            try storage.rename(PathJoin.join(directory, name), to: PathJoin.join(corruptDirectory, name))
+            moved.append(name)
+        }
+        try storage.syncDirectory(corruptDirectory)
+        try storage.syncDirectory(directory)
+
+        // What is left: its breaks, and where it ends (a torn tail is cut first: it is not history).
+        var rest = try JournalScanner.scan(directory: directory, storage: storage)
+        _ = try cutTornTail(&rest, directory: directory, storage: storage)
+        guard let journalID = rest.journalID ?? first.journalID else {
+            return moved  // nothing readable is left; `open` starts a new journal
+        }
+        let resume = highest + 1
+        let resumePoints = rest.damage.filter { $0.kind == .chainBreak }.compactMap {
+            JournalFormat.firstSequence(ofSegmentNamed: $0.segment)
+        } + [resume]
+        let note = SalvageNote(movedSegments: moved, resumesAt: resumePoints,
+                               reason: "axisd --salvage moved damaged segments to \(corruptDirectory)")
+        let file = try createSegment(directory: directory, storage: storage, journalID: journalID,
+                                     firstSequence: resume, previousChain: rest.headChain, now: clock.now())
+        defer { file.close() }
+        let (bytes, _) = FrameCodec.encode(kind: RecordKind.salvage.rawValue, sequence: resume, body: note.encoded(),
+                                           previousChain: rest.headChain)
+        try file.write(bytes, at: UInt64(JournalFormat.segmentHeaderSize))
+        try file.sync()
+        return moved
+    }
+}

@@ -1,0 +1,278 @@
+/// Document bytes (and signatures and receipts), stored once, outside the journal.
+///
+/// Journal records stay small — they carry a `PayloadRef` — so replay reads only metadata however
+/// large the documents, and a document sent to many recipients is stored once.
+///
+/// Layout: `<data>/payloads/NNNNNNNNNNNNNNNNNNNN.axp` segment files, numbered from 1. Each payload is
+/// a 56-byte header then its bytes:
+///
+///     | magic "AXPL" | flags u32 | length u64 | sha256 [32] | crc32c u32 (of bytes 0..<48) | reserved u32 | bytes … |
+///
+/// Two ways in:
+/// - `store(_:)` for bytes in memory: group-committed into the current segment (one write and one
+///   `fdatasync` shared by every payload in the batch), like the journal.
+/// - `beginStream()` for large bodies: written chunk by chunk into a segment file of its own with
+///   bounded memory, synced and published (directory fsync) by `finish()`.
+///
+/// Either way a payload is durable before its `PayloadRef` is returned, so a journal record that
+/// references it never points at bytes that could vanish in a crash. A crash can leave unreferenced
+/// payload bytes (stored, but the journal record never written); they are harmless and are removed by
+/// compaction. Each start begins a new segment, so nothing is ever appended after a torn write.
+/// Reads check the header against the reference and the SHA-256 of the bytes.
+public final class PayloadStore: @unchecked Sendable {
+    public static let headerSize = 56
+    static let magic: UInt32 = 0x4C50_5841  // "AXPL" in file order
+    static let suffix = ".axp"
+
+    public struct Options: Sendable {
+        public var segmentBytesMax: Int = 256 << 20
+        public var batchBytesMax: Int = 16 << 20
+        /// The largest payload `store(_:)` takes in memory; larger ones must stream.
+        public var inlineBytesMax: Int = 8 << 20
+        public init() {}
+    }
+
+    public let directory: String
+    public let options: Options
+    private let storage: any Storage
+    private let segments: SegmentCounter
+    private let writer: PayloadWriter
+    private let committer: GroupCommitter<[UInt8], PayloadRef>
+
+    public init(directory: String, storage: any Storage = PosixStorage(), options: Options = Options()) throws {
+        self.directory = directory
+        self.options = options
+        self.storage = storage
+        try storage.createDirectory(directory)
+        let highest = try storage.listDirectory(directory).compactMap(Self.segmentNumber).max() ?? 0
+        segments = SegmentCounter(next: highest + 1)
+        writer = PayloadWriter(directory: directory, storage: storage, segments: segments,
+                               segmentBytesMax: options.segmentBytesMax)
+        committer = GroupCommitter(
+            name: "axis-payload-writer", batchBytesMax: options.batchBytesMax, batchCountMax: 1 << 16,
+            commit: { [writer] payloads in try writer.commit(payloads) },
+            describeFailure: { error in
+                let cause = error as? AxisError ?? AxisError(.storageIO, "\(error)")
+                return AxisError(cause.code == .storageFull ? .storageFull : .storageIO,
+                    "payload store write failed: \(cause.description). It refuses new payloads until axisd is restarted")
+            })
+    }
+
+    static func segmentName(_ number: UInt64) -> String {
+        let digits = String(number)
+        return String(repeating: "0", count: max(0, 20 - digits.count)) + digits + suffix
+    }
+
+    static func segmentNumber(_ name: String) -> UInt64? {
+        guard name.hasSuffix(suffix), name.count == 20 + suffix.count else { return nil }
+        return UInt64(name.prefix(20))
+    }
+
+    static func header(length: UInt64, sha256: Digest256) -> [UInt8] {
+        var w = ByteWriter(capacity: headerSize)
+        w.u32(magic)
+        w.u32(0)
+        w.u64(length)
+        w.digest(sha256)
+        w.u32(CRC32C.checksum(w.bytes))
+        w.u32(0)
+        return w.bytes
+    }
+
+    // MARK: - Storing
+
+    /// Stores `bytes` durably; the completion runs on the writer thread.
+    public func store(_ bytes: [UInt8], completion: @escaping @Sendable (Result<PayloadRef, AxisError>) -> Void) {
+        guard bytes.count <= options.inlineBytesMax else {
+            completion(.failure(AxisError(.limitExceeded,
+                "payload of \(bytes.count) bytes is over inlineBytesMax (\(options.inlineBytesMax)): stream it")))
+            return
+        }
+        committer.submit(bytes, bytes: bytes.count + Self.headerSize, count: 1, completion: completion)
+    }
+
+    public func store(_ bytes: [UInt8]) async throws -> PayloadRef {
+        try await withCheckedThrowingContinuation { continuation in
+            store(bytes) { continuation.resume(with: $0) }
+        }
+    }
+
+    public func storeAndWait(_ bytes: [UInt8]) throws -> PayloadRef {
+        let promise = Promise<Result<PayloadRef, AxisError>>()
+        store(bytes) { promise.fulfil($0) }
+        return try promise.wait().get()
+    }
+
+    /// Starts a streamed payload in a segment file of its own.
+    public func beginStream() throws -> PayloadStream {
+        try PayloadStream(directory: directory, storage: storage, number: segments.take())
+    }
+
+    public func close() {
+        committer.close()
+        writer.close()
+    }
+
+    // MARK: - Reading
+
+    /// Reads a whole payload into memory, verifying it. For large payloads use `read(_:chunkBytes:_:)`.
+    public func read(_ ref: PayloadRef) throws -> [UInt8] {
+        var out = [UInt8]()
+        out.reserveCapacity(Int(min(ref.length, UInt64(Int.max))))
+        try read(ref, chunkBytes: 1 << 20) { out.append(contentsOf: $0) }
+        return out
+    }
+
+    /// Streams a payload in chunks of at most `chunkBytes`, verifying the header first and the
+    /// SHA-256 at the end: a mismatch throws `.payloadCorrupt` after the last chunk, so a caller
+    /// forwarding bytes must treat the transfer as failed.
+    public func read(_ ref: PayloadRef, chunkBytes: Int, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        let path = PathJoin.join(directory, Self.segmentName(ref.segment))
+        guard storage.fileExists(path) else {
+            throw AxisError(.payloadMissing, "payload file '\(path)' is missing: restore the data directory from a backup")
+        }
+        let file = try storage.open(path, mode: .readOnly)
+        defer { file.close() }
+        let header = try file.read(count: Self.headerSize, at: ref.offset)
+        guard header == Self.header(length: ref.length, sha256: ref.sha256) else {
+            throw AxisError(.payloadCorrupt,
+                "payload header at '\(path)' offset \(ref.offset) does not match the journal's reference (\(ref.sha256.hex.prefix(16))…)")
+        }
+        let hasher = SHA256Hasher()
+        var buffer = [UInt8](repeating: 0, count: max(1, min(chunkBytes, Int(min(ref.length, 1 << 24)))))
+        var done: UInt64 = 0
+        while done < ref.length {
+            let want = Int(min(UInt64(buffer.count), ref.length - done))
+            let got = try buffer.withUnsafeMutableBytes {
+                try file.readFully(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<want]),
+                                   at: ref.offset + UInt64(Self.headerSize) + done)
+            }
+            guard got == want else {
+                throw AxisError(.payloadCorrupt, "payload at '\(path)' offset \(ref.offset) is truncated after \(done + UInt64(got)) of \(ref.length) bytes")
+            }
+            try buffer.withUnsafeBytes {
+                let chunk = UnsafeRawBufferPointer(rebasing: $0[0..<want])
+                hasher.update(chunk)
+                try body(chunk)
+            }
+            done += UInt64(want)
+        }
+        guard hasher.finish() == ref.sha256 else {
+            throw AxisError(.payloadCorrupt, "payload at '\(path)' offset \(ref.offset) does not match its SHA-256: the stored bytes were altered or damaged")
+        }
+    }
+}
+
+/// Hands out payload segment numbers to the group writer and to streams.
+final class SegmentCounter: @unchecked Sendable {
+    private let next: Locked<UInt64>
+    init(next: UInt64) { self.next = Locked(next) }
+    func take() -> UInt64 { next.update { n in defer { n += 1 }; return n } }
+}
+
+/// The payload writer thread's state: the current group-commit segment.
+final class PayloadWriter: @unchecked Sendable {
+    private let directory: String
+    private let storage: any Storage
+    private let segments: SegmentCounter
+    private let segmentBytesMax: Int
+    private var file: (any StorageFile)?
+    private var number: UInt64 = 0
+    private var size: UInt64 = 0
+    private var buffer: [UInt8] = []
+
+    init(directory: String, storage: any Storage, segments: SegmentCounter, segmentBytesMax: Int) {
+        self.directory = directory
+        self.storage = storage
+        self.segments = segments
+        self.segmentBytesMax = segmentBytesMax
+    }
+
+    func close() { file?.close() }
+
+    func commit(_ payloads: [[UInt8]]) throws -> [PayloadRef] {
+        let total = payloads.reduce(0) { $0 + PayloadStore.headerSize + $1.count }
+        if file == nil || (size > 0 && size + UInt64(total) > UInt64(segmentBytesMax)) {
+            file?.close()
+            file = nil
+            number = segments.take()
+            let f = try storage.open(PathJoin.join(directory, PayloadStore.segmentName(number)), mode: .createExclusive)
+            try storage.syncDirectory(directory)
+            file = f
+            size = 0
+        }
+        guard let file else { throw AxisError(.storageIO, "payload segment is not open") }
+        buffer.removeAll(keepingCapacity: true)
+        var refs: [PayloadRef] = []
+        refs.reserveCapacity(payloads.count)
+        for payload in payloads {
+            let digest = payload.withUnsafeBytes { SHA256Hasher.digest($0) }
+            refs.append(PayloadRef(sha256: digest, length: UInt64(payload.count), segment: number,
+                                   offset: size + UInt64(buffer.count)))
+            buffer.append(contentsOf: PayloadStore.header(length: UInt64(payload.count), sha256: digest))
+            buffer.append(contentsOf: payload)
+        }
+        try file.write(buffer, at: size)
+        try file.sync()
+        size += UInt64(buffer.count)
+        return refs
+    }
+}
+
+/// One large payload being written: `write` chunks in order, then `finish` (durable, returns the
+/// reference) or `abort` (removes the file). Memory use is the caller's chunk size.
+public final class PayloadStream {
+    private let directory: String
+    private let storage: any Storage
+    private let number: UInt64
+    private let path: String
+    private var file: (any StorageFile)?
+    private let hasher = SHA256Hasher()
+    private var length: UInt64 = 0
+
+    init(directory: String, storage: any Storage, number: UInt64) throws {
+        self.directory = directory
+        self.storage = storage
+        self.number = number
+        path = PathJoin.join(directory, PayloadStore.segmentName(number))
+        let f = try storage.open(path, mode: .createExclusive)
+        file = f
+    }
+
+    deinit { if file != nil { abort() } }
+
+    public var bytesWritten: UInt64 { length }
+
+    public func write(_ chunk: UnsafeRawBufferPointer) throws {
+        guard let file else { throw AxisError(.storageIO, "payload stream is already finished") }
+        try file.write(chunk, at: UInt64(PayloadStore.headerSize) + length)
+        hasher.update(chunk)
+        length += UInt64(chunk.count)
+    }
+
+    public func write(_ chunk: [UInt8]) throws { try chunk.withUnsafeBytes { try write($0) } }
+
+    /// Writes the header, syncs the file and its directory entry, and returns the reference.
+    public func finish() throws -> PayloadRef {
+        guard let file else { throw AxisError(.storageIO, "payload stream is already finished") }
+        let digest = hasher.finish()
+        do {
+            try file.write(PayloadStore.header(length: length, sha256: digest), at: 0)
+            try file.sync()
+            try storage.syncDirectory(directory)
+        } catch {
+            abort()
+            throw error
+        }
+        file.close()
+        self.file = nil
+        return PayloadRef(sha256: digest, length: length, segment: number, offset: 0)
+    }
+
+    /// Drops the partial payload.
+    public func abort() {
+        file?.close()
+        file = nil
+        try? storage.remove(path)
+    }
+}

@@ -1,0 +1,74 @@
+// axisctl — the administrator's and auditor's command line.
+//
+// The journal commands work offline on a data directory, read-only, without the daemon (like
+// Postfix's postcat). Exit codes: 0 ok, 1 failed (e.g. damage found), 64 usage.
+@preconcurrency import Glibc
+import Axis
+
+let jsonFlag = OptionSpec.flag("json", help: "Print JSON (one document; `dump` prints one object per line).")
+
+let spec = CommandSpec(
+    "axisctl",
+    summary: "Inspect and steer Axis: queues, agencies, the journal, signatures.",
+    subcommands: [
+        CommandSpec("journal", summary: "Read-only tools for the journal (work without axisd).", subcommands: [
+            CommandSpec("check", summary: "Scan every segment: checksums, sequence, hash chain; report damage.",
+                        options: [jsonFlag],
+                        positionals: [.required("data-dir", help: "The axisd data directory (holding journal/).")],
+                        examples: ["axisctl journal check /var/lib/axis", "axisctl journal check /var/lib/axis --json"]),
+            CommandSpec("dump", summary: "List journal records, oldest first (like postcat).",
+                        options: [jsonFlag,
+                                  .value("from", valueName: "SEQ", help: "Start at this sequence number."),
+                                  .value("limit", valueName: "N", help: "Print at most N records."),
+                                  .repeatable("kind", valueName: "KIND", help: "Only records of this kind (e.g. document-accepted).")],
+                        positionals: [.required("data-dir", help: "The axisd data directory (holding journal/).")],
+                        examples: ["axisctl journal dump /var/lib/axis", "axisctl journal dump /var/lib/axis --kind document-accepted --json"]),
+        ]),
+    ],
+    examples: ["axisctl journal check /var/lib/axis"])
+
+/// Writes to stdout with write(2) and fails cleanly when stdout is gone (e.g. `| head`).
+func out(_ text: String) {
+    var line = text
+    line += "\n"
+    let ok = line.utf8CString.withUnsafeBufferPointer { buf -> Bool in
+        guard let base = buf.baseAddress else { return true }
+        var done = 0
+        let total = buf.count - 1
+        while done < total {
+            let n = write(STDOUT_FILENO, base + done, total - done)
+            if n <= 0 { return false }
+            done += n
+        }
+        return true
+    }
+    if !ok { exit(1) }
+}
+
+func err(_ text: String) { FileDescriptorLogSink.standardError.write(line: text + "\n") }
+
+signal(SIGPIPE, SIG_IGN)
+let parser = ArgumentParser(spec)
+do {
+    switch try parser.parse(Array(CommandLine.arguments.dropFirst())) {
+    case .help(_, let text):
+        out(text)
+        exit(0)
+    case .run(let command):
+        switch command.subcommandPath {
+        case ["journal", "check"]:
+            exit(try JournalCommands.check(command))
+        case ["journal", "dump"]:
+            exit(try JournalCommands.dump(command))
+        default:
+            out(parser.helpText(for: command.path))
+            exit(64)
+        }
+    }
+} catch let error as AxisError where error.code == .usage {
+    err("axisctl: \(error.message)")
+    exit(64)
+} catch {
+    err("axisctl: \(error)")
+    exit(1)
+}

@@ -1,0 +1,136 @@
+// axisd — the Axis daemon.
+//
+// Opens (or creates) the journal in the data directory, recovers and replays it, and runs until
+// SIGINT or SIGTERM, then shuts down cleanly: it records a checkpoint and closes the journal so every
+// acknowledged record is on disk. `--demo` uses a throwaway data directory, registers demo agencies
+// and carries one document through the journal so a new user sees the whole path.
+@preconcurrency import Glibc
+import Axis
+
+let defaultData = "/var/lib/axis"
+let demoData = (getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp") + "/axis-demo"
+
+let spec = CommandSpec(
+    "axisd",
+    summary: "The Axis document exchange daemon: stores signed documents durably and delivers them.",
+    options: [
+        .value("data", valueName: "DIR", default: defaultData,
+               help: "Data directory (journal/, payloads/). With --demo the default is \(demoData)."),
+        .flag("demo", help: "Run the demo: throwaway data directory, demo agencies, one document carried end to end."),
+        .flag("salvage", help: "Move damaged journal segments to DIR/corrupt/ instead of refusing to start."),
+        .value("log-format", valueName: "FORMAT", default: "kv", help: "Log line format on stderr: kv or json."),
+        .value("log-level", valueName: "LEVEL", default: "info", help: "Least severe level logged: debug, info, warning, error."),
+    ],
+    examples: ["axisd --demo", "axisd --data /var/lib/axis", "axisd --data /var/lib/axis --salvage"])
+
+func fail(_ message: String, code: Int32) -> Never {
+    FileDescriptorLogSink.standardError.write(line: "axisd: \(message)\n")
+    exit(code)
+}
+
+let parsed: ParsedCommand
+do {
+    switch try ArgumentParser(spec).parse(Array(CommandLine.arguments.dropFirst())) {
+    case .help(_, let text):
+        print(text)
+        exit(0)
+    case .run(let command):
+        parsed = command
+    }
+} catch {
+    fail("\(error)", code: 64)
+}
+
+let demo = parsed.flag("demo")
+let dataDir = parsed.isGiven("data") ? (parsed.value("data") ?? defaultData) : (demo ? demoData : defaultData)
+let formats: [String: LogFormat] = ["kv": .keyValue, "key-value": .keyValue, "json": .json]
+guard let format = formats[parsed.value("log-format") ?? "kv"] else {
+    fail("--log-format must be kv or json, not '\(parsed.value("log-format") ?? "")'", code: 64)
+}
+guard let level = LogLevel(rawValue: parsed.value("log-level") ?? "info") else {
+    fail("--log-level must be one of debug, info, warning, error", code: 64)
+}
+let log = Logger(format: format, minimumLevel: level)
+
+// Block the shutdown signals in every thread before any thread starts; the main thread then takes
+// them synchronously with sigwait, so an early SIGTERM is never lost and no handler runs async.
+var shutdownSignals = sigset_t()
+sigemptyset(&shutdownSignals)
+sigaddset(&shutdownSignals, SIGINT)
+sigaddset(&shutdownSignals, SIGTERM)
+pthread_sigmask(SIG_BLOCK, &shutdownSignals, nil)
+
+var journalOptions = JournalOptions()
+journalOptions.salvage = parsed.flag("salvage")
+let core: AxisCore
+do {
+    core = try AxisCore(layout: AxisCore.Layout(data: dataDir), journalOptions: journalOptions)
+} catch {
+    log.error("journal.open_failed", ["data": dataDir, "error": "\(error)"])
+    fail("\(error)", code: 1)
+}
+
+let recovery = core.recovery
+log.info("journal.recovered", [
+    "data": dataDir, "segments": String(recovery.scan.segments.count), "records": String(recovery.scan.records),
+    "bytes": String(recovery.scan.bytes), "next_sequence": String(recovery.scan.nextSequence),
+    "chain_head": recovery.scan.headChain.hex, "replay_ms": String(recovery.durationNanos / 1_000_000),
+    "created": String(recovery.created),
+])
+if let torn = recovery.truncatedTail {
+    log.warning("journal.torn_tail_truncated", ["segment": torn.segment, "offset": String(torn.offset), "bytes": String(torn.bytes)])
+}
+for name in recovery.removedIncompleteSegments {
+    log.warning("journal.incomplete_segment_removed", ["segment": name])
+}
+for name in recovery.salvagedSegments {
+    log.warning("journal.segment_salvaged", ["segment": name, "moved_to": core.layout.corrupt])
+}
+core.withState { state in
+    let counts = state.countsByState().sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+    log.info("queue.replayed", ["documents": String(state.documents.count), "deliveries": String(state.deliveries.count),
+                                "by_state": counts.isEmpty ? "none" : counts, "agencies": String(state.agencies.count),
+                                "anomalies": String(state.anomalies)])
+}
+
+do {
+    _ = try core.recordAndWait([.checkpoint(Checkpoint(at: core.clock.now(), note: "axisd started pid=\(getpid())"))])
+    if demo {
+        let seeded = try Demo.seedDirectory(core)
+        log.info("demo.directory", ["agencies": Demo.agencyCodes.joined(separator: ","), "registered_now": String(seeded)])
+        let exchange = try Demo.exchangeOneDocument(core)
+        log.info("demo.accepted", ["document": exchange.document.hex, "from": Demo.agencyCodes[0], "to": Demo.agencyCodes[2],
+                                   "sequence": String(exchange.accepted.sequence), "chain": exchange.accepted.chain.hex,
+                                   "sha256": exchange.payload.sha256.hex])
+        log.info("demo.delivered", ["document": exchange.document.hex, "recipient": Demo.agencyCodes[2],
+                                    "acknowledged_sequence": String(exchange.acknowledged.sequence)])
+        print("""
+            Axis demo is running. Data directory: \(dataDir)
+              accepted document \(exchange.document) from \(Demo.agencyCodes[0]) to \(Demo.agencyCodes[2]) (journal sequence \(exchange.accepted.sequence))
+              delivered and acknowledged by \(Demo.agencyCodes[2]) (journal sequence \(exchange.acknowledged.sequence))
+            Inspect the journal from another terminal:
+              swift run axisctl journal check \(dataDir)
+              swift run axisctl journal dump \(dataDir)
+            Stop with Ctrl-C; run again to see the journal replayed.
+            """)
+        fflush(stdout)
+    }
+} catch {
+    log.error("axisd.start_failed", ["error": "\(error)"])
+    core.close()
+    fail("\(error)", code: 1)
+}
+
+log.info("axisd.ready", ["data": dataDir, "pid": String(getpid())])
+
+var received: Int32 = 0
+sigwait(&shutdownSignals, &received)
+log.info("axisd.stopping", ["signal": received == SIGTERM ? "TERM" : "INT"])
+do {
+    _ = try core.recordAndWait([.checkpoint(Checkpoint(at: core.clock.now(), note: "axisd stopped"))])
+} catch {
+    log.error("journal.checkpoint_failed", ["error": "\(error)"])
+}
+core.close()
+log.info("axisd.stopped", ["records": String(core.journal.statistics.records)])
+exit(0)

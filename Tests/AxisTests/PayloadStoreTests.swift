@@ -1,0 +1,100 @@
+import XCTest
+@testable import Axis
+
+final class PayloadStoreTests: XCTestCase {
+    func testStoredPayloadReadsBackByteExactAcrossReopen() throws {
+        let dir = try makeTempDirectory(self)
+        let store = try PayloadStore(directory: dir)
+        let bodies: [[UInt8]] = [[], [1], Array(repeating: 7, count: 4096), (0..<100_000).map { UInt8(truncatingIfNeeded: $0 * 31) }]
+        let refs = try bodies.map { try store.storeAndWait($0) }
+        store.close()
+        let reopened = try PayloadStore(directory: dir)
+        defer { reopened.close() }
+        for (ref, body) in zip(refs, bodies) {
+            XCTAssertEqual(try reopened.read(ref), body)
+            XCTAssertEqual(ref.sha256, SHA256Hasher.digest(body))
+            XCTAssertEqual(ref.length, UInt64(body.count))
+        }
+    }
+
+    func testConcurrentStoresShareBatchesAndAllSucceed() throws {
+        let dir = try makeTempDirectory(self)
+        let store = try PayloadStore(directory: dir)
+        defer { store.close() }
+        let refs = Locked([Int: PayloadRef]())
+        DispatchQueue.concurrentPerform(iterations: 64) { i in
+            if let ref = try? store.storeAndWait([UInt8](repeating: UInt8(i), count: 1000 + i)) {
+                refs.update { $0[i] = ref }
+            }
+        }
+        let all = refs.read { $0 }
+        XCTAssertEqual(all.count, 64)
+        for (i, ref) in all { XCTAssertEqual(try store.read(ref), [UInt8](repeating: UInt8(i), count: 1000 + i)) }
+    }
+
+    func testStreamedPayloadUsesItsOwnSegmentAndVerifies() throws {
+        let dir = try makeTempDirectory(self)
+        let store = try PayloadStore(directory: dir)
+        defer { store.close() }
+        let stream = try store.beginStream()
+        var expected = [UInt8]()
+        for i in 0..<50 {
+            let chunk = [UInt8](repeating: UInt8(i), count: 10_000)
+            try stream.write(chunk)
+            expected += chunk
+        }
+        let ref = try stream.finish()
+        XCTAssertEqual(ref.offset, 0)
+        XCTAssertEqual(ref.length, 500_000)
+        var chunks = 0
+        var read = [UInt8]()
+        try store.read(ref, chunkBytes: 64 << 10) { read += Array($0); chunks += 1 }
+        XCTAssertEqual(read, expected)
+        XCTAssertGreaterThan(chunks, 5, "a large payload is read in bounded chunks")
+    }
+
+    func testAbortedStreamLeavesNoFile() throws {
+        let dir = try makeTempDirectory(self)
+        let store = try PayloadStore(directory: dir)
+        defer { store.close() }
+        let stream = try store.beginStream()
+        try stream.write([1, 2, 3])
+        stream.abort()
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".axp") }, [])
+    }
+
+    func testAlteredPayloadByteIsDetectedOnRead() throws {
+        let dir = try makeTempDirectory(self)
+        let store = try PayloadStore(directory: dir)
+        defer { store.close() }
+        let ref = try store.storeAndWait(Array("signed document".utf8))
+        let path = dir + "/" + PayloadStore.segmentName(ref.segment)
+        var bytes = try XCTUnwrap(FileManager.default.contents(atPath: path))
+        bytes[Int(ref.offset) + PayloadStore.headerSize + 3] ^= 0x01
+        try bytes.write(to: URL(fileURLWithPath: path))
+        XCTAssertThrowsError(try store.read(ref)) { XCTAssertEqual(($0 as? AxisError)?.code, .payloadCorrupt) }
+    }
+
+    func testReferenceToMissingFileSaysRestoreFromBackup() throws {
+        let dir = try makeTempDirectory(self)
+        let store = try PayloadStore(directory: dir)
+        defer { store.close() }
+        let ref = PayloadRef(sha256: .zero, length: 3, segment: 999, offset: 0)
+        XCTAssertThrowsError(try store.read(ref)) { error in
+            XCTAssertEqual((error as? AxisError)?.code, .payloadMissing)
+            XCTAssertTrue("\(error)".contains("backup"))
+        }
+    }
+
+    func testOversizedInlinePayloadIsRefusedWithHint() throws {
+        let dir = try makeTempDirectory(self)
+        var options = PayloadStore.Options()
+        options.inlineBytesMax = 10
+        let store = try PayloadStore(directory: dir, options: options)
+        defer { store.close() }
+        XCTAssertThrowsError(try store.storeAndWait([UInt8](repeating: 0, count: 11))) { error in
+            XCTAssertEqual((error as? AxisError)?.code, .limitExceeded)
+            XCTAssertTrue("\(error)".contains("stream"))
+        }
+    }
+}
