@@ -52,7 +52,7 @@ let parser = ArgumentParser(spec)
 do {
     switch try parser.parse(Array(CommandLine.arguments.dropFirst())) {
     case .help(_, let text):
-        out(text)
+        out(String(text.dropLast(text.hasSuffix("\n") ? 1 : 0)))
         exit(0)
     case .run(let command):
         switch command.subcommandPath {
@@ -61,7 +61,8 @@ do {
         case ["journal", "dump"]:
             exit(try JournalCommands.dump(command))
         default:
-            out(parser.helpText(for: command.path))
+            let text = parser.helpText(for: command.path)
+            err(String(text.dropLast(text.hasSuffix("\n") ? 1 : 0)))
             exit(64)
         }
     }

@@ -32,7 +32,7 @@ let parsed: ParsedCommand
 do {
     switch try ArgumentParser(spec).parse(Array(CommandLine.arguments.dropFirst())) {
     case .help(_, let text):
-        print(text)
+        print(text, terminator: "")
         exit(0)
     case .run(let command):
         parsed = command
@@ -64,7 +64,11 @@ var journalOptions = JournalOptions()
 journalOptions.salvage = parsed.flag("salvage")
 let core: AxisCore
 do {
-    core = try AxisCore(layout: AxisCore.Layout(data: dataDir), journalOptions: journalOptions)
+    core = try AxisCore(layout: AxisCore.Layout(data: dataDir), journalOptions: journalOptions,
+                        onJournalFailure: { failure in
+                            log.error("journal.failed", ["error": failure.description,
+                                                         "action": "appends refused; fix the disk, then restart axisd"])
+                        })
 } catch {
     log.error("journal.open_failed", ["data": dataDir, "error": "\(error)"])
     fail("\(error)", code: 1)

@@ -21,15 +21,15 @@ public final class AxisCore: @unchecked Sendable {
     private let state: Locked<QueueState>
 
     public init(layout: Layout, storage: any Storage = PosixStorage(), journalOptions: JournalOptions = JournalOptions(),
-                payloadOptions: PayloadStore.Options = PayloadStore.Options(), clock: any TimeSource = SystemClock()) throws {
+                payloadOptions: PayloadStore.Options = PayloadStore.Options(), clock: any TimeSource = SystemClock(),
+                onJournalFailure: (@Sendable (AxisError) -> Void)? = nil) throws {
         self.layout = layout
         self.clock = clock
         try storage.createDirectory(layout.data)
         var folded = QueueState()
         (journal, recovery) = try Journal.open(directory: layout.journal, corruptDirectory: layout.corrupt,
-                                              storage: storage, options: journalOptions, clock: clock) { entry in
-            try folded.apply(entry)
-        }
+                                              storage: storage, options: journalOptions, clock: clock,
+                                              replay: { entry in try folded.apply(entry) }, onFailure: onJournalFailure)
         state = Locked(folded)
         do {
             payloads = try PayloadStore(directory: layout.payloads, storage: storage, options: payloadOptions)

@@ -43,7 +43,8 @@ public final class Journal: @unchecked Sendable {
     private let writer: SegmentWriter
     private let committer: GroupCommitter<Batch, [AppendReceipt]>
 
-    private init(directory: String, options: JournalOptions, dirLock: any StorageLock, writer: SegmentWriter) {
+    private init(directory: String, options: JournalOptions, dirLock: any StorageLock, writer: SegmentWriter,
+                 onFailure: (@Sendable (AxisError) -> Void)?) {
         self.directory = directory
         self.options = options
         self.dirLock = Locked(dirLock)
@@ -54,9 +55,11 @@ public final class Journal: @unchecked Sendable {
             commit: { [writer] batches in try writer.commit(batches) },
             describeFailure: { error in
                 let cause = error as? AxisError ?? AxisError(.storageIO, "\(error)")
-                return AxisError(cause.code == .storageFull ? .storageFull : .journalFailed,
+                let failure = AxisError(cause.code == .storageFull ? .storageFull : .journalFailed,
                     "journal write failed: \(cause.description). The journal now refuses appends: a failed write or " +
                     "fsync is never retried. Fix the cause, then restart axisd; recovery keeps every acknowledged record")
+                onFailure?(failure)
+                return failure
             })
     }
 
@@ -256,12 +259,15 @@ extension Journal {
     /// through `replay`, in sequence order, before returning.
     ///
     /// - A torn tail of the newest segment is truncated and reported.
+    /// - `onFailure` is called once, on the writer thread, if a write or sync fails later, so the
+    ///   daemon can report it (health, logs) at once rather than on the next append.
     /// - Damage anywhere else throws `.journalCorrupt` naming the segment and offset, unless
     ///   `options.salvage` is set: then damaged segments are moved to `corruptDirectory`, a `salvage`
     ///   record documents it, and the journal opens with what is left.
     public static func open(directory: String, corruptDirectory: String? = nil, storage: any Storage = PosixStorage(),
                             options: JournalOptions = JournalOptions(), clock: any TimeSource = SystemClock(),
-                            replay: ((JournalEntry) throws -> Void)? = nil) throws -> (Journal, RecoveryReport) {
+                            replay: ((JournalEntry) throws -> Void)? = nil,
+                            onFailure: (@Sendable (AxisError) -> Void)? = nil) throws -> (Journal, RecoveryReport) {
         let options = try options.validated()
         let started = clock.monotonicNanos()
         try storage.createDirectory(directory)
@@ -295,7 +301,7 @@ extension Journal {
                                        segmentBytesMax: options.segmentBytesMax, journalID: journalID, file: file,
                                        segmentFirstSequence: header.firstSequence, segmentSize: newest.validEnd,
                                        nextSequence: scan.nextSequence, chain: scan.headChain)
-            journal = Journal(directory: directory, options: options, dirLock: dirLock, writer: writer)
+            journal = Journal(directory: directory, options: options, dirLock: dirLock, writer: writer, onFailure: onFailure)
         } else {
             // A new journal (or one whose only segment never got a complete header).
             var rng = SystemRandomNumberGenerator()
@@ -307,7 +313,7 @@ extension Journal {
                                        segmentBytesMax: options.segmentBytesMax, journalID: journalID, file: file,
                                        segmentFirstSequence: 1, segmentSize: UInt64(JournalFormat.segmentHeaderSize),
                                        nextSequence: 1, chain: genesis)
-            journal = Journal(directory: directory, options: options, dirLock: dirLock, writer: writer)
+            journal = Journal(directory: directory, options: options, dirLock: dirLock, writer: writer, onFailure: onFailure)
             report.created = scan.segments.isEmpty
             report.scan.nextSequence = 1
             report.scan.headChain = genesis
