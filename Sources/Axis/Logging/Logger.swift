@@ -235,36 +235,9 @@ public struct Logger: Sendable {
         }
     }
 
-    /// `value` as a JSON string literal, quotes included.
+    /// `value` as a JSON string literal, quotes included, with non-printables escaped.
     static func appendJSONString(_ value: String, to out: inout String) {
-        out += "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if isNonPrintable(scalar) {
-                    if scalar.value > 0xFFFF {
-                        let v = scalar.value - 0x10000
-                        appendUnicodeEscape(0xD800 + (v >> 10), to: &out)
-                        appendUnicodeEscape(0xDC00 + (v & 0x3FF), to: &out)
-                    } else {
-                        appendUnicodeEscape(scalar.value, to: &out)
-                    }
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        out += "\""
-    }
-
-    private static func appendUnicodeEscape(_ unit: UInt32, to out: inout String) {
-        let hex = String(unit, radix: 16)
-        out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+        JSONString.append(value, to: &out, escape: isNonPrintable)
     }
 
     /// Control characters (C0, DEL, C1), format characters (bidi controls, zero-width

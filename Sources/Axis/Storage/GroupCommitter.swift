@@ -115,12 +115,12 @@ final class GroupCommitter<Item, Output: Sendable>: @unchecked Sendable {
 }
 
 /// A value guarded by its own lock, for state one thread writes and others read.
-final class Locked<Value>: @unchecked Sendable {
+public final class Locked<Value>: @unchecked Sendable {
     private let lock = ConditionLock()
     private var value: Value
 
-    init(_ value: Value) { self.value = value }
+    public init(_ value: Value) { self.value = value }
 
-    func read<R>(_ body: (Value) -> R) -> R { lock.withLock { body(value) } }
-    func update<R>(_ body: (inout Value) -> R) -> R { lock.withLock { body(&value) } }
+    public func read<R>(_ body: (Value) -> R) -> R { lock.withLock { body(value) } }
+    public func update<R>(_ body: (inout Value) -> R) -> R { lock.withLock { body(&value) } }
 }

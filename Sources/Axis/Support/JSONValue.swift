@@ -55,11 +55,19 @@ public indirect enum JSONValue: Equatable, Sendable {
         }
     }
 
-    private static let hex = Array("0123456789abcdef")
-
     private static func writeString(_ s: String, into out: inout String, asciiOnly: Bool) {
+        JSONString.append(s, to: &out) { $0.value < 0x20 || (asciiOnly && $0.value > 0x7E) }
+    }
+}
+
+/// JSON string literals, shared by `JSONValue` and the logger.
+public enum JSONString {
+    /// Appends `value` as a JSON string literal, quotes included. Quotes, backslashes and `\n` `\r`
+    /// `\t` are always escaped; any other scalar for which `escape` is true is written as `\uXXXX`
+    /// (a surrogate pair beyond the BMP).
+    public static func append(_ value: String, to out: inout String, escape: (Unicode.Scalar) -> Bool) {
         out += "\""
-        for scalar in s.unicodeScalars {
+        for scalar in value.unicodeScalars {
             switch scalar {
             case "\"": out += "\\\""
             case "\\": out += "\\\\"
@@ -67,10 +75,10 @@ public indirect enum JSONValue: Equatable, Sendable {
             case "\r": out += "\\r"
             case "\t": out += "\\t"
             default:
-                if scalar.value < 0x20 || (asciiOnly && scalar.value > 0x7E) {
+                if escape(scalar) {
                     for unit in String(scalar).utf16 {
                         out += "\\u"
-                        for shift in [12, 8, 4, 0] { out.append(hex[Int((unit >> UInt16(shift)) & 0xF)]) }
+                        for shift in [12, 8, 4, 0] { out.append(hexDigits[Int((unit >> UInt16(shift)) & 0xF)]) }
                     }
                 } else {
                     out.unicodeScalars.append(scalar)
@@ -79,4 +87,6 @@ public indirect enum JSONValue: Equatable, Sendable {
         }
         out += "\""
     }
+
+    private static let hexDigits = Array("0123456789abcdef")
 }
