@@ -199,9 +199,18 @@ final class SegmentWriter: @unchecked Sendable {
             }
             receipts.append(mine)
         }
-        try file.write(buffer, at: segmentSize)
-        let syncStart = clock.monotonicNanos()
-        try file.sync()
+        var syncStart: UInt64 = 0
+        do {
+            try file.write(buffer, at: segmentSize)
+            syncStart = clock.monotonicNanos()
+            try file.sync()
+        } catch {
+            // Nobody is told this batch is stored, so cut its bytes off again (best effort, unsynced:
+            // the journal is failed either way). Otherwise a restart that finds them in the page cache
+            // would bring back records whose appenders got an error. The sync itself is not retried.
+            try? file.truncate(to: segmentSize)
+            throw error
+        }
         let syncNanos = clock.monotonicNanos() - syncStart
         segmentSize += UInt64(buffer.count)
         nextSequence = sequence
@@ -363,34 +372,39 @@ extension Journal {
         guard !damaged.isEmpty || !breaks.isEmpty else { return [] }
 
         let highest = first.segments.map { max($0.highestSequenceSeen, $0.firstSequenceFromName) }.max() ?? 0
+        let moved = damaged.sorted()
+
+        // What will be left: its breaks, and where it ends (a torn tail is cut first: it is not history).
+        var rest = JournalScanReport(directory: directory)
+        rest.segments = first.segments.filter { !damaged.contains($0.name) }
+        JournalScanner.check(&rest)
+        _ = try cutTornTail(&rest, directory: directory, storage: storage)
+
+        // The salvage record is durable before anything moves: a crash part-way through leaves the
+        // damage where it was (the next start refuses again), never a log that lost segments without
+        // a trace — or an empty directory that `open` would take for a new journal.
+        if let journalID = rest.journalID ?? first.journalID {
+            let resume = highest + 1
+            let resumePoints = rest.damage.filter { $0.kind == .chainBreak }.compactMap {
+                JournalFormat.firstSequence(ofSegmentNamed: $0.segment)
+            } + [resume]
+            let note = SalvageNote(movedSegments: moved, resumesAt: resumePoints,
+                                   reason: "axisd --salvage moved damaged segments to \(corruptDirectory)")
+            let file = try createSegment(directory: directory, storage: storage, journalID: journalID,
+                                         firstSequence: resume, previousChain: rest.headChain, now: clock.now())
+            defer { file.close() }
+            let (bytes, _) = FrameCodec.encode(kind: RecordKind.salvage.rawValue, sequence: resume, body: note.encoded(),
+                                               previousChain: rest.headChain)
+            try file.write(bytes, at: UInt64(JournalFormat.segmentHeaderSize))
+            try file.sync()
+        }  // else nothing readable is left; `open` starts a new journal
+
         try storage.createDirectory(corruptDirectory)
-        var moved: [String] = []
-        for name in damaged.sorted() {
+        for name in moved {
             try storage.rename(PathJoin.join(directory, name), to: PathJoin.join(corruptDirectory, name))
-            moved.append(name)
         }
         try storage.syncDirectory(corruptDirectory)
         try storage.syncDirectory(directory)
-
-        // What is left: its breaks, and where it ends (a torn tail is cut first: it is not history).
-        var rest = try JournalScanner.scan(directory: directory, storage: storage)
-        _ = try cutTornTail(&rest, directory: directory, storage: storage)
-        guard let journalID = rest.journalID ?? first.journalID else {
-            return moved  // nothing readable is left; `open` starts a new journal
-        }
-        let resume = highest + 1
-        let resumePoints = rest.damage.filter { $0.kind == .chainBreak }.compactMap {
-            JournalFormat.firstSequence(ofSegmentNamed: $0.segment)
-        } + [resume]
-        let note = SalvageNote(movedSegments: moved, resumesAt: resumePoints,
-                               reason: "axisd --salvage moved damaged segments to \(corruptDirectory)")
-        let file = try createSegment(directory: directory, storage: storage, journalID: journalID,
-                                     firstSequence: resume, previousChain: rest.headChain, now: clock.now())
-        defer { file.close() }
-        let (bytes, _) = FrameCodec.encode(kind: RecordKind.salvage.rawValue, sequence: resume, body: note.encoded(),
-                                           previousChain: rest.headChain)
-        try file.write(bytes, at: UInt64(JournalFormat.segmentHeaderSize))
-        try file.sync()
         return moved
     }
 }
