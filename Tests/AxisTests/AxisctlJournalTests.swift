@@ -28,6 +28,8 @@ final class AxisctlJournalTests: XCTestCase {
         XCTAssertTrue(lines[2].hasPrefix("00000000000000000001.axj          1        7  "), lines[2])
         XCTAssertTrue(lines[2].hasSuffix("  ok"), lines[2])
         XCTAssertTrue(lines.contains("torn tail: none"))
+        let id = try String(contentsOfFile: data + "/journal/JOURNAL_ID", encoding: .utf8).dropLast()
+        XCTAssertTrue(lines.contains("journal id: \(id)"), r.out)
         XCTAssertEqual(lines.last, "status: healthy")
     }
 
@@ -37,6 +39,7 @@ final class AxisctlJournalTests: XCTestCase {
         XCTAssertEqual(r.code, 0)
         let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
         XCTAssertEqual(object["healthy"] as? Bool, true)
+        XCTAssertEqual((object["journalId"] as? String)?.count, 32)
         XCTAssertEqual(object["records"] as? Int, 7)
         XCTAssertEqual(object["lastSequence"] as? Int, 7)
         XCTAssertEqual((object["chainHead"] as? String)?.count, 64)

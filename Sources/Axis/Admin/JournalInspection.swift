@@ -18,6 +18,7 @@ public enum JournalInspection {
     public static func checkJSON(_ report: JournalScanReport) -> JSONValue {
         .object([
             ("directory", .string(report.directory)),
+            ("journalId", report.journalID.map { .string(Hex.encode($0)) } ?? .null),
             ("healthy", .bool(report.damage.isEmpty)),
             ("segments", .array(report.segments.map { seg in
                 .object([("name", .string(seg.name)),
@@ -54,6 +55,7 @@ public enum JournalInspection {
         lines += TextTable.render(header: ["SEGMENT", "FIRST SEQ", "RECORDS", "BYTES", "STATUS"], rows: rows,
                                   rightAligned: [1, 2, 3])
         lines.append("records: \(report.records)  segments: \(report.segments.count)  bytes: \(report.bytes)")
+        lines.append("journal id: \(report.journalID.map { Hex.encode($0) } ?? "unknown")")
         if let last = report.lastSequence {
             lines.append("chain head: sequence \(last)  \(report.headChain.hex)")
         } else {

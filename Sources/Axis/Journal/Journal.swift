@@ -57,7 +57,8 @@ public final class Journal: @unchecked Sendable {
                 let cause = error as? AxisError ?? AxisError(.storageIO, "\(error)")
                 let failure = AxisError(cause.code == .storageFull ? .storageFull : .journalFailed,
                     "journal write failed: \(cause.description). The journal now refuses appends: a failed write or " +
-                    "fsync is never retried. Fix the cause, then restart axisd; recovery keeps every acknowledged record")
+                    "fsync is never retried. Fix the cause, then restart axisd; recovery keeps every acknowledged record. " +
+                    "Whether a failed append was stored is unknown until then: clients resubmit, and idempotency keys make that safe")
                 onFailure?(failure)
                 return failure
             })
@@ -302,6 +303,15 @@ extension Journal {
         report.salvagedSegments = salvaged
         (report.truncatedTail, report.removedIncompleteSegments) = try cutTornTail(&scan, directory: directory, storage: storage)
         report.scan = scan
+        let recordedID = try JournalIdentity.read(directory: directory, storage: storage)
+        if let recordedID, scan.journalID != recordedID {
+            let found = scan.journalID.map { "segments of journal \(Hex.encode($0))" } ?? "no segments"
+            throw AxisError(.journalCorrupt, """
+                '\(directory)' held journal \(Hex.encode(recordedID)) but now has \(found): segments were deleted or \
+                replaced, or the wrong disk is mounted. axisd will not start a new journal over it. Restore the data \
+                directory from a backup; to start an empty journal on purpose, move '\(directory)' away first
+                """)
+        }
 
         let journal: Journal
         if let newest = scan.segments.last, let header = newest.header, let journalID = scan.journalID {
@@ -327,6 +337,14 @@ extension Journal {
             report.scan.nextSequence = 1
             report.scan.headChain = genesis
             report.scan.journalID = journalID
+        }
+        if recordedID == nil, let id = report.scan.journalID {
+            do {
+                try JournalIdentity.write(id, directory: directory, storage: storage)
+            } catch {
+                journal.close()
+                throw error
+            }
         }
         report.durationNanos = clock.monotonicNanos() - started
         return (journal, report)

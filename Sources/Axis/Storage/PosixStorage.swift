@@ -20,8 +20,12 @@ public struct PosixStorage: Storage {
     public func createDirectory(_ path: String) throws {
         var current = path.hasPrefix("/") ? "" : "."
         for part in path.split(separator: "/", omittingEmptySubsequences: true) {
+            let parent = current
             current += "/" + part
-            if mkdir(current, 0o700) != 0 && errno != EEXIST {
+            if mkdir(current, 0o700) == 0 {
+                // A new directory entry is durable only once its parent is synced.
+                try syncDirectory(parent.isEmpty ? "/" : parent)
+            } else if errno != EEXIST {
                 throw Self.failure("creating directory '\(current)'", current)
             }
         }

@@ -4,7 +4,8 @@
 ///
 /// Paths are plain POSIX paths. Errors are `AxisError` with `.storageIO` or `.storageFull` and the errno.
 public protocol Storage: Sendable {
-    /// Creates the directory and any missing parents (`mkdir -p`), mode 0700.
+    /// Creates the directory and any missing parents (`mkdir -p`), mode 0700, and makes each new
+    /// entry durable (syncs its parent).
     func createDirectory(_ path: String) throws
     /// Names of the entries in a directory, unsorted, without `.` and `..`.
     func listDirectory(_ path: String) throws -> [String]
