@@ -63,7 +63,8 @@ struct TempDirectory {
             throw AxisError(.storageIO, "cannot create a temporary directory under '\(base)': check that it exists and is writable",
                             errno: errno)
         }
-        path = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }  // mkdtemp kept the NUL
+        // mkdtemp replaced the X's in place; drop the terminating NUL.
+        path = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     func remove() {
@@ -92,15 +93,7 @@ func sleep(untilMonotonicNanos deadline: UInt64) {
 
 /// Writes to standard error, unbuffered: progress lines must not mix into `--json` output.
 func printErr(_ text: String) {
-    var line = text + "\n"
-    line.withUTF8 { buf in
-        var done = 0
-        while done < buf.count {
-            let n = write(2, buf.baseAddress! + done, buf.count - done)
-            if n <= 0 { return }
-            done += n
-        }
-    }
+    FileDescriptorLogSink.standardError.write(line: text + "\n")
 }
 
 /// Latency percentiles from every sample (nearest-rank on the sorted samples: exact, not bucketed).
@@ -162,4 +155,27 @@ func grouped(_ v: Int) -> String {
         out.append(c)
     }
     return String(out.reversed())
+}
+
+/// System-wide CPU time from /proc/stat, to tell how much of the machine *other* processes used
+/// during a measurement (this box is shared; a number taken while a compiler ran says so).
+struct SystemCPU {
+    var busyTicks: UInt64
+    var totalTicks: UInt64
+
+    static func sample() -> SystemCPU? {
+        guard let text = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
+              let line = text.split(separator: "\n").first, line.hasPrefix("cpu ") else { return nil }
+        let v = line.split(separator: " ").dropFirst().compactMap { UInt64($0) }
+        guard v.count >= 5 else { return nil }
+        let total = v.prefix(8).reduce(0, +)  // user nice system idle iowait irq softirq steal
+        return SystemCPU(busyTicks: total - v[3] - v[4], totalTicks: total)
+    }
+
+    /// Cores kept busy between two samples by everything on the machine.
+    static func busyCores(from a: SystemCPU?, to b: SystemCPU?, seconds: Double) -> Double {
+        guard let a, let b, b.busyTicks >= a.busyTicks, seconds > 0 else { return 0 }
+        let hz = Double(sysconf(Int32(_SC_CLK_TCK)))
+        return Double(b.busyTicks - a.busyTicks) / hz / seconds
+    }
 }

@@ -10,7 +10,8 @@ import Foundation
 /// default `JournalOptions`. Each appender is one OS thread calling `appendAndWait` in a loop; the
 /// latency of an append is measured around that call with the monotonic clock, and every sample is
 /// kept, so percentiles are exact. Appends that start during the warm-up or end after the window
-/// are not counted. Temporary directories are removed at the end, also after a failure.
+/// are not counted. Temporary directories are removed at the end (not between runs: see `run`),
+/// also after a failure.
 struct JournalBenchmark {
     struct Config: Codable, Sendable {
         var baseDirectory: String
@@ -21,18 +22,21 @@ struct JournalBenchmark {
         var replayRecords: Int
         var replayRecordBytes: Int
         var coldReplay: Bool
+        /// Keep the replay journal (for `journal-replay` or a profiler) instead of removing it.
+        var keepReplayJournal: Bool
     }
 
     static let valueOptions: Set<String> = ["dir", "record-bytes", "appenders", "seconds", "warmup-seconds",
                                             "replay-records", "replay-record-bytes"]
-    static let flagOptions: Set<String> = ["json", "no-cold-replay"]
+    static let flagOptions: Set<String> = ["json", "no-cold-replay", "keep"]
 
     static let usage = """
         axis-bench journal [--dir DIR] [--record-bytes 4096] [--appenders 1,16,64] [--seconds 5]
                            [--warmup-seconds 0.5] [--replay-records 1000000] [--replay-record-bytes 4096]
-                           [--no-cold-replay] [--json]
+                           [--no-cold-replay] [--keep] [--json]
             Durable appends/s, MB/s and latency percentiles for each appender count (fresh journal per run),
             then the time to replay a journal of --replay-records records (0 skips the replay part).
+            --keep leaves the replay journal in place and prints its directory.
         """
 
     static func config(from args: Arguments) throws(UsageError) -> Config {
@@ -46,7 +50,8 @@ struct JournalBenchmark {
             replayRecords: try args.int("replay-records", default: 1_000_000, in: 0...100_000_000),
             replayRecordBytes: try args.int("replay-record-bytes", default: 4096,
                                             in: BenchRecordBody.headerBytes...recordBytesMax),
-            coldReplay: !args.flag("no-cold-replay"))
+            coldReplay: !args.flag("no-cold-replay"),
+            keepReplayJournal: args.flag("keep"))
     }
 
     // MARK: - Results
@@ -75,6 +80,9 @@ struct JournalBenchmark {
         var fdatasyncMillisMean: Double
         /// Process CPU seconds per wall second during the window (2.0 = both cores busy on a 2-core box).
         var cpuCoresBusy: Double
+        /// Cores other processes kept busy during the window (from /proc/stat): a run taken while
+        /// something else ran is marked by this, not hidden.
+        var otherCoresBusy: Double
     }
 
     struct ReplayMeasurement: Codable, Sendable {
@@ -85,6 +93,8 @@ struct JournalBenchmark {
         var recordsPerSecond: Double
         var mbPerSecond: Double
         var cpuSeconds: Double
+        /// Cores other processes kept busy meanwhile (see `AppendRun.otherCoresBusy`).
+        var otherCoresBusy: Double
     }
 
     struct ReplayRun: Codable, Sendable {
@@ -111,9 +121,16 @@ struct JournalBenchmark {
     func run(progress: (String) -> Void) throws -> Report {
         var report = Report(command: command, machine: Self.machine(directory: config.baseDirectory),
                             config: config, appendRuns: [], replay: nil)
+        // Journals of finished runs are removed only at the end: deleting hundreds of MiB on a
+        // `discard` mount issues discards that would slow the next run's fdatasync.
+        var finished: [TempDirectory] = []
+        defer { for t in finished { t.remove() } }
         for n in config.appenders {
             progress("append: \(n) appender(s), \(config.recordBytes)-byte records, \(fixed(config.warmupSeconds, 1)) s warm-up + \(fixed(config.seconds, 1)) s …")
-            report.appendRuns.append(try runAppenders(n))
+            let temp = try TempDirectory(under: config.baseDirectory, prefix: "axis-bench-journal")
+            finished.append(temp)
+            sync()  // start from a clean page cache: no earlier dirty data competes with this run
+            report.appendRuns.append(try runAppenders(n, directory: PathJoin.join(temp.path, "journal")))
         }
         if config.replayRecords > 0 {
             report.replay = try runReplay(progress: progress)
@@ -127,12 +144,11 @@ struct JournalBenchmark {
         var before: Journal.Stats
         var after: Journal.Stats
         var cpuSeconds: Double
+        var systemBusyCores: Double
     }
 
-    private func runAppenders(_ count: Int) throws -> AppendRun {
-        let temp = try TempDirectory(under: config.baseDirectory, prefix: "axis-bench-journal")
-        defer { temp.remove() }
-        let (journal, _) = try Journal.open(directory: PathJoin.join(temp.path, "journal"))
+    private func runAppenders(_ count: Int, directory: String) throws -> AppendRun {
+        let (journal, _) = try Journal.open(directory: directory)
         // Content does not change the cost of CRC or SHA-256, so every append reuses one body.
         let body = BenchRecordBody.make(epoch: 0, appender: 0, counter: 0, bytes: config.recordBytes)
 
@@ -148,10 +164,13 @@ struct JournalBenchmark {
             sleep(untilMonotonicNanos: from)
             let before = journal.statistics
             let cpu0 = processCPUSeconds()
+            let system0 = SystemCPU.sample()
             sleep(untilMonotonicNanos: until)
             let after = journal.statistics
             let cpu1 = processCPUSeconds()
-            window.update { $0 = Window(before: before, after: after, cpuSeconds: cpu1 - cpu0) }
+            let system1 = SystemCPU.sample()
+            let busy = SystemCPU.busyCores(from: system0, to: system1, seconds: Double(until - from) / 1e9)
+            window.update { $0 = Window(before: before, after: after, cpuSeconds: cpu1 - cpu0, systemBusyCores: busy) }
             observed.countDown()
         }.start()
 
@@ -192,7 +211,8 @@ struct JournalBenchmark {
             batches: batches,
             recordsPerBatchMean: batches > 0 ? Double(records) / Double(batches) : 0,
             fdatasyncMillisMean: batches > 0 ? Double(syncNanos) / Double(batches) / 1e6 : 0,
-            cpuCoresBusy: w.cpuSeconds / seconds)
+            cpuCoresBusy: w.cpuSeconds / seconds,
+            otherCoresBusy: max(0, w.systemBusyCores - w.cpuSeconds / seconds))
     }
 
     // MARK: - Replay
@@ -210,9 +230,16 @@ struct JournalBenchmark {
                 """)
         }
         let temp = try TempDirectory(under: config.baseDirectory, prefix: "axis-bench-replay")
-        defer { temp.remove() }
         let directory = PathJoin.join(temp.path, "journal")
+        defer {
+            if config.keepReplayJournal {
+                progress("replay: kept the journal in \(directory)")
+            } else {
+                temp.remove()
+            }
+        }
 
+        sync()
         progress("replay: writing \(grouped(records)) records of \(bytes) bytes (\(needed >> 20) MiB) …")
         let buildStart = SystemClock.monotonicNanos()
         try Self.build(directory: directory, records: records, recordBytes: bytes)
@@ -283,46 +310,56 @@ struct JournalBenchmark {
         }
     }
 
-    private static func timedOpen(directory: String, name: String, expecting records: Int) throws
+    static func timedOpen(directory: String, name: String, expecting expected: Int?) throws
         -> (ReplayMeasurement, RecoveryReport) {
         let touch = Touch()
+        let system0 = SystemCPU.sample()
         let cpu0 = processCPUSeconds()
         let t0 = SystemClock.monotonicNanos()
         let (journal, report) = try Journal.open(directory: directory, replay: { touch.touch($0) })
         let t1 = SystemClock.monotonicNanos()
         let cpu1 = processCPUSeconds()
+        let system1 = SystemCPU.sample()
         journal.close()
-        guard touch.records == records else {
-            throw AxisError(.journalCorrupt, "replay returned \(touch.records) records where \(records) were written")
+        let records = touch.records
+        if let expected, records != expected {
+            throw AxisError(.journalCorrupt, "replay returned \(records) records where \(expected) were written")
         }
-        return (measurement(name: name, nanos: t1 - t0, records: records, bytes: report.scan.bytes, cpu: cpu1 - cpu0), report)
+        return (measurement(name: name, nanos: t1 - t0, records: records, bytes: report.scan.bytes, cpu: cpu1 - cpu0,
+                            system: (system0, system1)), report)
     }
 
-    private static func timedScan(directory: String, name: String, callback: Bool, expecting records: Int) throws
+    static func timedScan(directory: String, name: String, callback: Bool, expecting expected: Int?) throws
         -> ReplayMeasurement {
         let touch = Touch()
+        let system0 = SystemCPU.sample()
         let cpu0 = processCPUSeconds()
         let t0 = SystemClock.monotonicNanos()
         let report = try JournalScanner.scan(directory: directory, storage: PosixStorage(),
                                              onRecord: callback ? { touch.touch($0) } : nil)
         let t1 = SystemClock.monotonicNanos()
         let cpu1 = processCPUSeconds()
-        guard report.records == records, report.problems.isEmpty else {
-            throw AxisError(.journalCorrupt, "scan found \(report.records) records and \(report.problems.count) problem(s) where \(records) clean records were written")
+        let system1 = SystemCPU.sample()
+        let records = report.records
+        guard records == expected ?? records, report.problems.isEmpty else {
+            throw AxisError(.journalCorrupt, "scan found \(records) records and \(report.problems.count) problem(s) where \(expected ?? records) clean records were written")
         }
-        return measurement(name: name, nanos: t1 - t0, records: records, bytes: report.bytes, cpu: cpu1 - cpu0)
+        return measurement(name: name, nanos: t1 - t0, records: records, bytes: report.bytes, cpu: cpu1 - cpu0,
+                           system: (system0, system1))
     }
 
-    private static func measurement(name: String, nanos: UInt64, records: Int, bytes: UInt64, cpu: Double) -> ReplayMeasurement {
+    private static func measurement(name: String, nanos: UInt64, records: Int, bytes: UInt64, cpu: Double,
+                                    system: (SystemCPU?, SystemCPU?)) -> ReplayMeasurement {
         let seconds = Double(nanos) / 1e9
+        let busy = SystemCPU.busyCores(from: system.0, to: system.1, seconds: seconds)
         return ReplayMeasurement(name: name, seconds: seconds, records: records, bytesScanned: bytes,
                                  recordsPerSecond: Double(records) / seconds, mbPerSecond: Double(bytes) / seconds / 1e6,
-                                 cpuSeconds: cpu)
+                                 cpuSeconds: cpu, otherCoresBusy: max(0, busy - cpu / seconds))
     }
 
     /// Drops the segments' (clean, already synced) pages from the page cache, without root.
     /// On a VM the host may still cache the disk, so "cold" means cold in this kernel only.
-    private static func evictFromPageCache(directory: String) throws {
+    static func evictFromPageCache(directory: String) throws {
         for name in try JournalScanner.segmentNames(in: directory, storage: PosixStorage()) {
             let fd = open(PathJoin.join(directory, name), O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else { throw AxisError(.storageIO, "cannot open '\(name)' to evict it from the page cache", errno: errno) }
@@ -386,12 +423,13 @@ struct JournalBenchmark {
             out.append("Durable appends (fdatasync per batch), \(report.config.recordBytes)-byte records, "
                        + "\(fixed(report.config.seconds, 1)) s window after \(fixed(report.config.warmupSeconds, 1)) s warm-up, fresh journal per row")
             var t = TextTable(["appenders", "appends/s", "MB/s", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms",
-                               "batches", "rec/batch", "fdatasync ms", "cpu cores"])
+                               "batches", "rec/batch", "fdatasync ms", "cpu cores", "other load"])
             for r in report.appendRuns {
                 t.add([String(r.appenders), grouped(Int(r.appendsPerSecond.rounded())), fixed(r.payloadMBPerSecond, 1),
                        fixed(r.latency.p50Millis, 3), fixed(r.latency.p90Millis, 3), fixed(r.latency.p99Millis, 3),
                        fixed(r.latency.p999Millis, 3), fixed(r.latency.maxMillis, 3), grouped(Int(r.batches)),
-                       fixed(r.recordsPerBatchMean, 1), fixed(r.fdatasyncMillisMean, 3), fixed(r.cpuCoresBusy, 2)])
+                       fixed(r.recordsPerBatchMean, 1), fixed(r.fdatasyncMillisMean, 3), fixed(r.cpuCoresBusy, 2),
+                       fixed(r.otherCoresBusy, 2)])
             }
             out.append(t.render())
             out.append("")
@@ -399,13 +437,14 @@ struct JournalBenchmark {
         if let r = report.replay {
             out.append("Replay: \(grouped(r.records)) records of \(r.recordBytes) bytes, \(r.segments) segments, "
                        + "\(fixed(Double(r.bytesOnDisk) / 1_073_741_824, 2)) GiB on disk (built in \(fixed(r.buildSeconds, 1)) s)")
-            var t = TextTable(["measurement", "seconds", "records/s", "MB/s scanned", "bytes scanned", "cpu s"])
+            var t = TextTable(["measurement", "seconds", "records/s", "MB/s scanned", "bytes scanned", "cpu s", "other load"])
             for x in r.measurements {
                 t.add([x.name, fixed(x.seconds, 3), grouped(Int(x.recordsPerSecond.rounded())), fixed(x.mbPerSecond, 0),
-                       grouped(Int(x.bytesScanned)), fixed(x.cpuSeconds, 2)])
+                       grouped(Int(x.bytesScanned)), fixed(x.cpuSeconds, 2), fixed(x.otherCoresBusy, 2)])
             }
             out.append(t.render())
         }
+        while out.last == "" { out.removeLast() }
         return out.joined(separator: "\n")
     }
 }

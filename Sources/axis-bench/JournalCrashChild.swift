@@ -20,13 +20,15 @@ enum JournalCrashChild {
         var appenders: Int
         var recordBytes: Int
         var epoch: UInt32
+        /// Small segments make the child roll often, so kills also land during a roll.
+        var segmentBytes: Int
     }
 
-    static let valueOptions: Set<String> = ["dir", "appenders", "record-bytes", "epoch"]
+    static let valueOptions: Set<String> = ["dir", "appenders", "record-bytes", "epoch", "segment-bytes"]
     static let flagOptions: Set<String> = []
 
     static let usage = """
-        axis-bench journal-child --dir DIR --appenders N [--record-bytes 512] [--epoch 0]
+        axis-bench journal-child --dir DIR --appenders N [--record-bytes 512] [--epoch 0] [--segment-bytes 67108864]
             Crash-test child: appends forever from N threads and prints `ACK <sequence> <appender> <counter>`
             once per durable append. Exits 0 on SIGTERM.
         """
@@ -36,7 +38,9 @@ enum JournalCrashChild {
                appenders: try args.requiredInt("appenders", in: 1...1024),
                recordBytes: try args.int("record-bytes", default: 512,
                                          in: BenchRecordBody.headerBytes...JournalOptions().recordBytesMax),
-               epoch: UInt32(try args.int("epoch", default: 0, in: 0...Int(UInt32.max))))
+               epoch: UInt32(try args.int("epoch", default: 0, in: 0...Int(UInt32.max))),
+               segmentBytes: try args.int("segment-bytes", default: JournalOptions().segmentBytesMax,
+                                          in: 1 << 16...Int(SegmentScanner.segmentBytesLimit)))
     }
 
     static func run(_ config: Config) -> Never {
@@ -52,7 +56,9 @@ enum JournalCrashChild {
 
         let journal: Journal
         do {
-            let (opened, report) = try Journal.open(directory: config.directory)
+            var options = JournalOptions()
+            options.segmentBytesMax = config.segmentBytes
+            let (opened, report) = try Journal.open(directory: config.directory, options: options)
             journal = opened
             printErr("journal-child: recovered \(report.summary)")
         } catch {

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Read-only scan of a whole journal directory: every segment in order, every frame checked, and
 /// the links between segments checked. Used by recovery (`Journal.open`) and by
 /// `axisctl journal check|dump`, which must never change anything.
@@ -50,25 +52,61 @@ public enum JournalScanner {
             .sorted()
     }
 
+    /// Scans every segment in log order, calling `onRecord` for each good record in sequence order.
+    ///
+    /// Segments check themselves (each header carries the chain it continues), so up to `parallelism`
+    /// segments are read and verified at once on other threads while this thread hands out the
+    /// records of the oldest one: SHA-256 and CRC-32C of a large journal use every core, and the
+    /// records still arrive in order. Memory: one read buffer of a segment's size per segment in flight.
     public static func scan(directory: String, storage: any Storage,
                             onRecord: ((JournalEntry) throws -> Void)? = nil,
-                            progress: ((Progress) -> Void)? = nil) throws -> JournalScanReport {
+                            progress: ((Progress) -> Void)? = nil,
+                            parallelism: Int = defaultParallelism) throws -> JournalScanReport {
         var report = JournalScanReport(directory: directory)
         let names = try segmentNames(in: directory, storage: storage)
-        let hasher = SHA256Hasher()
+        let window = max(1, parallelism)
+        let buffers = Locked<[SegmentBuffer]>([])
+        var pending: [Promise<Result<VerifiedSegment, Error>>] = []
+        var launched = 0
+
+        func launch(_ index: Int) {
+            let promise = Promise<Result<VerifiedSegment, Error>>()
+            pending.append(promise)
+            let path = PathJoin.join(directory, names[index])
+            let name = names[index]
+            let buffer = buffers.update { $0.popLast() } ?? SegmentBuffer()
+            DispatchQueue.global().async {
+                promise.fulfil(Result {
+                    let file = try storage.open(path, mode: .readOnly)
+                    defer { file.close() }
+                    return try SegmentScanner.verify(file: file, name: name, hasher: SHA256Hasher(), buffer: buffer)
+                })
+            }
+        }
+
+        // Every launched verification is waited for before returning, even on error, so no worker
+        // outlives the scan.
+        defer { for promise in pending[report.segments.count...] { _ = promise.wait() } }
         var bytesSoFar: UInt64 = 0
-        for (index, name) in names.enumerated() {
-            let file = try storage.open(PathJoin.join(directory, name), mode: .readOnly)
-            defer { file.close() }
-            let scan = try SegmentScanner.scan(file: file, name: name, hasher: hasher, onRecord: onRecord)
-            bytesSoFar += scan.fileSize
-            report.segments.append(scan)
+        for index in names.indices {
+            while launched < names.count && launched < index + window {
+                launch(launched)
+                launched += 1
+            }
+            let verified = try pending[index].wait().get()
+            if let onRecord { try verified.deliver(onRecord) }
+            buffers.update { $0.append(verified.buffer) }
+            bytesSoFar += verified.scan.fileSize
+            report.segments.append(verified.scan)
             progress?(Progress(segmentIndex: index, segmentCount: names.count,
                                records: report.records, bytes: bytesSoFar))
         }
         check(&report)
         return report
     }
+
+    /// Segments verified at once: the cores, at most 4 (each holds a segment-sized buffer).
+    public static var defaultParallelism: Int { min(4, max(1, ProcessInfo.processInfo.activeProcessorCount)) }
 
     /// Classifies per-segment damage and checks each segment's header against the segment before.
     static func check(_ report: inout JournalScanReport) {

@@ -1,8 +1,17 @@
+import CCRC32C
+
 /// CRC-32C (Castagnoli, polynomial 0x1EDC6F41 reflected as 0x82F63B78), as used by iSCSI, ext4 and
-/// SQLite's WAL variants. Software slicing-by-8: eight table lookups per 8 input bytes.
+/// SQLite's WAL variants.
+///
+/// Uses the CPU's CRC-32C instruction when it has one (SSE4.2, ARMv8 CRC; ~8.5 GB/s here, see
+/// `CCRC32C`), else software slicing-by-8 (eight table lookups per 8 bytes, ~1.7 GB/s). Both give
+/// the same values; tests check them against each other and the standard vectors.
 ///
 /// `CRC32C.checksum("123456789".utf8) == 0xE3069283` (the standard check value).
 public enum CRC32C {
+    /// Whether `update` uses the CPU instruction.
+    public static let usesHardware: Bool = axis_crc32c_hardware_available() == 1
+
     /// 8 tables of 256 entries, flattened: table[k * 256 + byte].
     private static let table: [UInt32] = {
         var t = [UInt32](repeating: 0, count: 8 * 256)
@@ -22,8 +31,13 @@ public enum CRC32C {
     }()
 
     /// Extends a running CRC (start from 0) with `bytes`.
-    @inlinable
     public static func update(_ crc: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
+        guard usesHardware, let base = bytes.baseAddress else { return updateSoftware(crc, bytes) }
+        return ~axis_crc32c_hardware(~crc, base, bytes.count)
+    }
+
+    /// The table version, whatever the CPU: the fallback, and the reference the tests compare with.
+    public static func updateSoftware(_ crc: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
         updateImpl(crc, bytes)
     }
 
@@ -34,7 +48,6 @@ public enum CRC32C {
         return Array(bytes).withUnsafeBytes { update(0, $0) }
     }
 
-    @usableFromInline
     static func updateImpl(_ crc: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
         var c = ~crc
         var count = bytes.count
