@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-import Axis
+@testable import Axis
 
 /// The simulated-crash property test of the journal (SQLite `test6.c` style), and checks of the
 /// simulated disk it runs on.
@@ -266,6 +266,9 @@ final class CrashScenario {
         self.seed = seed
         rng = SeededRandom(seed: seed &* 0x2545_F491_4F6C_DD1D &+ 1)
         options.segmentBytesMax = 1 << 16  // the smallest allowed, so segments roll
+        // Half the seeds roll into prepared, zero-filled segments (the default format on disk),
+        // half into plain files. Prepared inline, so a crash point depends on the seed alone.
+        options.preallocation = Bool.random(using: &rng) ? .inline : .off
         // The size limit varies by seed: with 8 KiB records a segment rolls every few batches. Bodies
         // are at least 8 bytes (they carry their RecordID); empty bodies are FrameCodecTests' business.
         recordBytesMax = [1024, 2048, 4096, 8192][Int.random(in: 0..<4, using: &rng)]
@@ -346,7 +349,10 @@ final class CrashScenario {
         let rollOperations = Int.random(in: 0...4, using: &rng)
         switch mode {
         case .powerLoss: storage.powerOff(afterOperations: powerOffAfter)
-        case .duringRoll: storage.powerOff(whenCreating: JournalFormat.segmentSuffix, afterOperations: rollOperations)
+        case .duringRoll:
+            // A prepared segment is created under its temporary name, then renamed at the roll.
+            let created = options.preallocation == .off ? JournalFormat.segmentSuffix : SegmentPreparer.suffix
+            storage.powerOff(whenCreating: created, afterOperations: rollOperations)
         case .crashWhileAppending, .afterQuiesce: break
         }
 

@@ -16,6 +16,9 @@ final class JournalRecoveryTests: XCTestCase {
         o.segmentBytesMax = 1 << 16
         o.recordBytesMax = 4096
         o.batchBytesMax = 64 << 10
+        // Plain segment files, so a test can append bytes right after the last record; prepared
+        // (zero-filled) segments have tests of their own in JournalPreallocationTests.
+        o.preallocation = .off
         return o
     }()
 

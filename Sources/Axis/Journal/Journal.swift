@@ -149,9 +149,12 @@ final class SegmentWriter: @unchecked Sendable {
     private var chain: Digest256
     private let hasher = SHA256Hasher()
     private var buffer: [UInt8] = []
+    private let preparer: SegmentPreparer?
 
-    init(directory: String, storage: any Storage, clock: any TimeSource, segmentBytesMax: Int, journalID: [UInt8],
-         file: any StorageFile, segmentFirstSequence: UInt64, segmentSize: UInt64, nextSequence: UInt64, chain: Digest256) {
+    init(directory: String, storage: any Storage, clock: any TimeSource, segmentBytesMax: Int,
+         preallocation: SegmentPreallocation,
+         journalID: [UInt8],
+         file: any StorageFile, segmentFirstSequence: UInt64, segmentSize: UInt64, nextSequence: UInt64, chain: Digest256) throws {
         self.directory = directory
         self.storage = storage
         self.clock = clock
@@ -162,13 +165,19 @@ final class SegmentWriter: @unchecked Sendable {
         self.segmentSize = segmentSize
         self.nextSequence = nextSequence
         self.chain = chain
+        preparer = preallocation == .off ? nil
+            : try SegmentPreparer(directory: directory, storage: storage, segmentBytes: segmentBytesMax,
+                              background: preallocation == .background)
         var initial = Journal.Stats()
         initial.nextSequence = nextSequence
         initial.chain = chain
         stats = Locked(initial)
     }
 
-    func close() { file.close() }
+    func close() {
+        preparer?.close()
+        file.close()
+    }
 
     /// Encodes every record of the batch, writes them with one write and syncs once.
     func commit(_ batches: [Journal.Batch]) throws -> [[AppendReceipt]] {
@@ -230,10 +239,12 @@ final class SegmentWriter: @unchecked Sendable {
         return receipts
     }
 
-    /// Closes the current segment and starts a new one whose header links to the current chain.
+    /// Closes the current segment and starts a new one whose header links to the current chain:
+    /// the prepared, zero-filled file when one is ready, else a new empty file.
     private func roll() throws {
         let newFile = try Journal.createSegment(directory: directory, storage: storage, journalID: journalID,
-                                                firstSequence: nextSequence, previousChain: chain, now: clock.now())
+                                                firstSequence: nextSequence, previousChain: chain, now: clock.now(),
+                                                preparedPath: preparer?.take())
         file.close()
         file = newFile
         segmentFirstSequence = nextSequence
@@ -243,15 +254,30 @@ final class SegmentWriter: @unchecked Sendable {
 }
 
 extension Journal {
-    /// Creates a segment file with its header, syncs it and the directory entry.
+    /// Creates a segment file with its header, syncs it and the directory entry. With
+    /// `preparedPath`, the header goes into that prepared file, which is then renamed into place.
     static func createSegment(directory: String, storage: any Storage, journalID: [UInt8], firstSequence: UInt64,
-                              previousChain: Digest256, now: Timestamp) throws -> any StorageFile {
+                              previousChain: Digest256, now: Timestamp, preparedPath: String? = nil) throws -> any StorageFile {
         let path = PathJoin.join(directory, JournalFormat.segmentName(firstSequence: firstSequence))
+        let header = SegmentHeader(journalID: journalID, firstSequence: firstSequence, createdAt: now,
+                                   previousChain: previousChain).encoded()
+        if let preparedPath {
+            let prepared = try storage.open(preparedPath, mode: .readWrite)
+            do {
+                try prepared.write(header, at: 0)
+                try prepared.sync()
+                prepared.close()
+            } catch {
+                prepared.close()
+                throw error
+            }
+            try storage.rename(preparedPath, to: path)
+            try storage.syncDirectory(directory)
+            return try storage.open(path, mode: .readWrite)
+        }
         let file = try storage.open(path, mode: .createExclusive)
         do {
-            let header = SegmentHeader(journalID: journalID, firstSequence: firstSequence, createdAt: now,
-                                       previousChain: previousChain)
-            try file.write(header.encoded(), at: 0)
+            try file.write(header, at: 0)
             try file.sync()
             try storage.syncDirectory(directory)
         } catch {
@@ -316,8 +342,9 @@ extension Journal {
         let journal: Journal
         if let newest = scan.segments.last, let header = newest.header, let journalID = scan.journalID {
             let file = try storage.open(PathJoin.join(directory, newest.name), mode: .readWrite)
-            let writer = SegmentWriter(directory: directory, storage: storage, clock: clock,
-                                       segmentBytesMax: options.segmentBytesMax, journalID: journalID, file: file,
+            let writer = try SegmentWriter(directory: directory, storage: storage, clock: clock,
+                                       segmentBytesMax: options.segmentBytesMax, preallocation: options.preallocation,
+                                       journalID: journalID, file: file,
                                        segmentFirstSequence: header.firstSequence, segmentSize: newest.validEnd,
                                        nextSequence: scan.nextSequence, chain: scan.headChain)
             journal = Journal(directory: directory, options: options, dirLock: dirLock, writer: writer, onFailure: onFailure)
@@ -328,8 +355,9 @@ extension Journal {
             let genesis = JournalFormat.genesisChain(journalID: journalID)
             let file = try createSegment(directory: directory, storage: storage, journalID: journalID,
                                          firstSequence: 1, previousChain: genesis, now: clock.now())
-            let writer = SegmentWriter(directory: directory, storage: storage, clock: clock,
-                                       segmentBytesMax: options.segmentBytesMax, journalID: journalID, file: file,
+            let writer = try SegmentWriter(directory: directory, storage: storage, clock: clock,
+                                       segmentBytesMax: options.segmentBytesMax, preallocation: options.preallocation,
+                                       journalID: journalID, file: file,
                                        segmentFirstSequence: 1, segmentSize: UInt64(JournalFormat.segmentHeaderSize),
                                        nextSequence: 1, chain: genesis)
             journal = Journal(directory: directory, options: options, dirLock: dirLock, writer: writer, onFailure: onFailure)

@@ -6,6 +6,8 @@ public struct JournalOptions: Sendable {
     public var recordBytesMax: Int = 1 << 20
     /// The most bytes one group-commit batch (one write, one fdatasync) carries.
     public var batchBytesMax: Int = 8 << 20
+    /// How new segments are made (see `SegmentPreparer`). Costs up to one extra segment of disk space.
+    public var preallocation: SegmentPreallocation = .background
     /// Move damaged segments to `<data>/corrupt/` instead of refusing to start (`axisd --salvage`).
     public var salvage: Bool = false
 
@@ -49,4 +51,14 @@ public struct RecoveryReport: Sendable {
         if !salvagedSegments.isEmpty { parts.append("salvaged=\(salvagedSegments.joined(separator: ","))") }
         return parts.joined(separator: " ")
     }
+}
+
+/// How the journal makes its next segment.
+public enum SegmentPreallocation: Sendable {
+    /// A plain empty file: every batch extends it, so every `fdatasync` also commits metadata.
+    case off
+    /// A file of zeros prepared on a background thread before it is needed (the default).
+    case background
+    /// The same file, prepared by the writer at the roll itself: deterministic, for crash tests.
+    case inline
 }

@@ -20,6 +20,8 @@ public struct SegmentScan: Sendable {
     public var endChain: Digest256 = .zero
     /// Offset just past the last good frame: where appends continue.
     public var validEnd: UInt64 = 0
+    /// Zero bytes after the last frame: space prepared for records not yet written.
+    public var preallocatedBytes: UInt64 = 0
     public var damage: SegmentDamage?
     /// Sequence numbers of intact `salvage` records in this segment, with their notes.
     public var salvageNotes: [SalvageNote] = []
@@ -183,6 +185,11 @@ public enum SegmentScanner {
             case .corrupt(let reason):
                 problem = "frame is damaged: \(reason)"
             }
+            if !crcIntact && isAllZero(rest) {
+                // The unused, preallocated end of the segment (see `SegmentPreparer`).
+                result.scan.preallocatedBytes = UInt64(rest.count)
+                return
+            }
             let later = lastIntactFrame(in: all, from: offset + 1)
             if let later { result.scan.highestSequenceSeen = max(result.scan.highestSequenceSeen, later.sequence) }
             // An intact frame with the wrong sequence or chain cannot come from a torn write.
@@ -192,6 +199,19 @@ public enum SegmentScanner {
                                                bytesAfter: UInt64(all.count - offset))
             return
         }
+    }
+
+    static func isAllZero(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        var i = 0
+        while i + 8 <= bytes.count {
+            if bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self) != 0 { return false }
+            i += 8
+        }
+        while i < bytes.count {
+            if bytes[i] != 0 { return false }
+            i += 1
+        }
+        return true
     }
 
     /// The last CRC-intact frame at or after `start`, found by trying every offset: slow, but run only
