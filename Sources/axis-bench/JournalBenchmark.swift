@@ -24,19 +24,22 @@ struct JournalBenchmark {
         var coldReplay: Bool
         /// Keep the replay journal (for `journal-replay` or a profiler) instead of removing it.
         var keepReplayJournal: Bool
+        /// How the appending journals make their next segment: background, off or inline.
+        var preallocation: String
     }
 
     static let valueOptions: Set<String> = ["dir", "record-bytes", "appenders", "seconds", "warmup-seconds",
-                                            "replay-records", "replay-record-bytes"]
+                                            "replay-records", "replay-record-bytes", "preallocation"]
     static let flagOptions: Set<String> = ["json", "no-cold-replay", "keep"]
 
     static let usage = """
         axis-bench journal [--dir DIR] [--record-bytes 4096] [--appenders 1,16,64] [--seconds 5]
                            [--warmup-seconds 0.5] [--replay-records 1000000] [--replay-record-bytes 4096]
-                           [--no-cold-replay] [--keep] [--json]
+                           [--preallocation background|off] [--no-cold-replay] [--keep] [--json]
             Durable appends/s, MB/s and latency percentiles for each appender count (fresh journal per run),
             then the time to replay a journal of --replay-records records (0 skips the replay part).
             --keep leaves the replay journal in place and prints its directory.
+            --preallocation off makes segments plain growing files (default: prepared zero-filled files).
         """
 
     static func config(from args: Arguments) throws(UsageError) -> Config {
@@ -51,7 +54,17 @@ struct JournalBenchmark {
             replayRecordBytes: try args.int("replay-record-bytes", default: 4096,
                                             in: BenchRecordBody.headerBytes...recordBytesMax),
             coldReplay: !args.flag("no-cold-replay"),
-            keepReplayJournal: args.flag("keep"))
+            keepReplayJournal: args.flag("keep"),
+            preallocation: try validated(preallocation: args.string("preallocation") ?? "background"))
+    }
+
+    static let preallocations: [String: SegmentPreallocation] = ["background": .background, "off": .off, "inline": .inline]
+
+    static func validated(preallocation name: String) throws(UsageError) -> String {
+        guard preallocations[name] != nil else {
+            throw UsageError("--preallocation must be background, off or inline, not '\(name)'")
+        }
+        return name
     }
 
     // MARK: - Results
@@ -148,7 +161,9 @@ struct JournalBenchmark {
     }
 
     private func runAppenders(_ count: Int, directory: String) throws -> AppendRun {
-        let (journal, _) = try Journal.open(directory: directory)
+        var options = JournalOptions()
+        options.preallocation = Self.preallocations[config.preallocation] ?? .background
+        let (journal, _) = try Journal.open(directory: directory, options: options)
         // Content does not change the cost of CRC or SHA-256, so every append reuses one body.
         let body = BenchRecordBody.make(epoch: 0, appender: 0, counter: 0, bytes: config.recordBytes)
 

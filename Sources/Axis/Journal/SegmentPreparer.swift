@@ -19,6 +19,8 @@ import Foundation
 /// journal creates a plain file as before; the failure surfaces, if it persists, on the write path.
 final class SegmentPreparer: @unchecked Sendable {
     static let suffix = ".prep"
+    /// Zeros written and synced per step.
+    static let stepBytes = 256 << 10
 
     private let directory: String
     private let storage: any Storage
@@ -105,15 +107,17 @@ final class SegmentPreparer: @unchecked Sendable {
         do {
             let file = try storage.open(path, mode: .createExclusive)
             defer { file.close() }
-            let zeros = [UInt8](repeating: 0, count: 1 << 20)
+            // Small steps, each synced: one 64 MiB flush would hold the disk's queue for tens of
+            // milliseconds, and every journal fdatasync issued meanwhile would wait behind it.
+            let zeros = [UInt8](repeating: 0, count: Self.stepBytes)
             var offset = 0
             while offset < segmentBytes {
                 if lock.withLock({ closing }) { return false }
                 let n = min(zeros.count, segmentBytes - offset)
                 try zeros.withUnsafeBytes { try file.write(UnsafeRawBufferPointer(rebasing: $0[0..<n]), at: UInt64(offset)) }
+                try file.sync()
                 offset += n
             }
-            try file.sync()
             return true
         } catch {
             try? storage.remove(path)
