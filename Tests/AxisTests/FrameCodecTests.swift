@@ -73,8 +73,8 @@ final class FrameCodecTests: XCTestCase {
             XCTAssertEqual(u32(bytes, 8), CRC32C.checksum(Array(bytes[4..<8]) + Array(bytes[12...])),
                            "crc covers the length and everything from the version on, size \(size)")
             XCTAssertEqual(bytes[12], JournalFormat.version)
-            // The chain is SHA-256(previous ‖ bytes 12..<24 ‖ body), as the format comment says.
-            let expectedChain = SHA256Hasher.digest(previous.bytes + Array(bytes[12..<24]) + body)
+            // The chain is SHA-256(previous ‖ bytes 12..<24 ‖ SHA-256(body)), as the format comment says.
+            let expectedChain = SHA256Hasher.digest(previous.bytes + Array(bytes[12..<24]) + SHA256Hasher.digest(body).bytes)
             XCTAssertEqual(chain, expectedChain, "size \(size)")
             XCTAssertEqual(Array(bytes[24..<56]), chain.bytes, "size \(size)")
 
@@ -124,7 +124,7 @@ final class FrameCodecTests: XCTestCase {
             let body = randomBody(Int.random(in: 0...300, using: &rng), &rng)
             chain = body.withUnsafeBytes {
                 FrameCodec.encode(kind: 1, batchIndex: UInt16(i), sequence: UInt64(100 + i), body: $0,
-                                  previousChain: chain, hasher: hasher, into: &buffer)
+                                  bodyDigest: SHA256Hasher.digest(body), previousChain: chain, hasher: hasher, into: &buffer)
             }
             // The one-shot encoder (fresh hasher) agrees with the reused one.
             XCTAssertEqual(FrameCodec.encode(kind: 1, batchIndex: UInt16(i), sequence: UInt64(100 + i), body: body,

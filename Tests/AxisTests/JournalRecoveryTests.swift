@@ -118,7 +118,7 @@ final class JournalRecoveryTests: XCTestCase {
         let length = (0..<4).reduce(0) { $0 | Int(bytes[offset + 4 + $1]) << (8 * $1) }
         let bodyStart = offset + JournalFormat.frameHeaderSize
         let chain = SHA256Hasher.digest(previous.bytes + Array(bytes[(offset + 12)..<(offset + 24)])
-                                        + Array(bytes[bodyStart..<(bodyStart + length)]))
+                                        + SHA256Hasher.digest(Array(bytes[bodyStart..<(bodyStart + length)])).bytes)
         for (i, b) in chain.bytes.enumerated() { bytes[offset + 24 + i] = b }
         fixCRC(&bytes, frameAt: offset)
         return chain

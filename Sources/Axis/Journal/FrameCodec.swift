@@ -26,10 +26,13 @@ public enum FrameCodec {
 
     /// Appends one frame to `out` and returns its chain value.
     ///
+    /// `bodyDigest` is SHA-256 of `body`; appenders compute it on their own threads before handing
+    /// the record to the writer, so the writer's serial cycle hashes only 76 bytes per record.
     /// `hasher` is passed in so the writer reuses one OpenSSL context for every frame.
     @discardableResult
     public static func encode(kind: UInt8, batchIndex: UInt16, sequence: UInt64, body: UnsafeRawBufferPointer,
-                              previousChain: Digest256, hasher: SHA256Hasher, into out: inout [UInt8]) -> Digest256 {
+                              bodyDigest: Digest256, previousChain: Digest256, hasher: SHA256Hasher,
+                              into out: inout [UInt8]) -> Digest256 {
         precondition(body.count <= JournalFormat.bodyBytesLimit, "record body over the format limit")
         let start = out.count
         var w = ByteWriter(capacity: JournalFormat.frameHeaderSize)
@@ -41,10 +44,10 @@ public enum FrameCodec {
         w.u16(batchIndex)
         w.u64(sequence)
         out.append(contentsOf: w.bytes)
-        hasher.update(previousChain)
-        out.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[(start + 12)..<(start + 24)])) }
-        hasher.update(body)
-        let chain = hasher.finish()
+        let chain = out.withUnsafeBytes {
+            chainValue(previous: previousChain, header: UnsafeRawBufferPointer(rebasing: $0[(start + 12)..<(start + 24)]),
+                       bodyDigest: bodyDigest, hasher: hasher)
+        }
         chain.withBytes { out.append(contentsOf: $0) }
         out.append(contentsOf: body)
         out.withUnsafeMutableBytes { buf in
@@ -56,12 +59,24 @@ public enum FrameCodec {
         return chain
     }
 
+    /// `SHA-256(previous chain ‖ header bytes 12..<24 ‖ SHA-256(body))`.
+    static func chainValue(previous: Digest256, header: UnsafeRawBufferPointer, bodyDigest: Digest256,
+                           hasher: SHA256Hasher) -> Digest256 {
+        hasher.update(previous)
+        hasher.update(header)
+        hasher.update(bodyDigest)
+        return hasher.finish()
+    }
+
     public static func encode(kind: UInt8, batchIndex: UInt16 = 0, sequence: UInt64, body: [UInt8],
                               previousChain: Digest256) -> (bytes: [UInt8], chain: Digest256) {
         var out = [UInt8]()
-        let chain = body.withUnsafeBytes {
-            encode(kind: kind, batchIndex: batchIndex, sequence: sequence, body: $0,
-                   previousChain: previousChain, hasher: SHA256Hasher(), into: &out)
+        let hasher = SHA256Hasher()
+        let chain = body.withUnsafeBytes { raw -> Digest256 in
+            hasher.update(raw)
+            let digest = hasher.finish()
+            return encode(kind: kind, batchIndex: batchIndex, sequence: sequence, body: raw, bodyDigest: digest,
+                          previousChain: previousChain, hasher: hasher, into: &out)
         }
         return (out, chain)
     }
@@ -100,9 +115,9 @@ public enum FrameCodec {
     /// Whether `frame` (decoded from `buffer`) carries the chain value that follows `previousChain`.
     public static func chainMatches(_ frame: Frame, in buffer: UnsafeRawBufferPointer,
                                     previousChain: Digest256, hasher: SHA256Hasher) -> Bool {
-        hasher.update(previousChain)
-        hasher.update(UnsafeRawBufferPointer(rebasing: buffer[12..<24]))
         hasher.update(UnsafeRawBufferPointer(rebasing: buffer[frame.bodyOffset..<(frame.bodyOffset + frame.bodyLength)]))
-        return hasher.finish() == frame.chain
+        let bodyDigest = hasher.finish()
+        return chainValue(previous: previousChain, header: UnsafeRawBufferPointer(rebasing: buffer[12..<24]),
+                          bodyDigest: bodyDigest, hasher: hasher) == frame.chain
     }
 }

@@ -15,7 +15,8 @@
 /// **Recovery** happens in `open`: see `JournalScanner` and `SegmentScanner`.
 public final class Journal: @unchecked Sendable {
     public typealias Completion = @Sendable (Result<[AppendReceipt], AxisError>) -> Void
-    typealias Batch = [(RecordKind, [UInt8])]
+    /// Records of one append, each with the SHA-256 of its body (computed by the appender).
+    typealias Batch = [(RecordKind, [UInt8], Digest256)]
 
     public enum Health: Sendable, Equatable {
         case ok
@@ -86,7 +87,14 @@ public final class Journal: @unchecked Sendable {
                 "\(records.count) records of \(bytes) bytes in one append exceed one batch (batchBytesMax \(options.batchBytesMax))")))
             return
         }
-        committer.submit(records, bytes: bytes, count: records.count, completion: completion)
+        // Hash the bodies here, on the appender's thread: many appenders hash in parallel, and the
+        // writer's one-at-a-time cycle (the throughput limit) only chains the digests.
+        let hasher = SHA256Hasher()
+        let batch: Batch = records.map { kind, body in
+            body.withUnsafeBytes { hasher.update($0) }
+            return (kind, body, hasher.finish())
+        }
+        committer.submit(batch, bytes: bytes, count: records.count, completion: completion)
     }
 
     public func append(_ kind: RecordKind, _ body: [UInt8]) async throws -> AppendReceipt {
@@ -197,11 +205,11 @@ final class SegmentWriter: @unchecked Sendable {
         for batch in batches {
             var mine: [AppendReceipt] = []
             mine.reserveCapacity(batch.count)
-            for (kind, body) in batch {
+            for (kind, body, digest) in batch {
                 let offset = segmentSize + UInt64(buffer.count)
                 chain = body.withUnsafeBytes {
                     FrameCodec.encode(kind: kind.rawValue, batchIndex: index, sequence: sequence, body: $0,
-                                      previousChain: chain, hasher: hasher, into: &buffer)
+                                      bodyDigest: digest, previousChain: chain, hasher: hasher, into: &buffer)
                 }
                 mine.append(AppendReceipt(sequence: sequence, chain: chain, segment: segmentFirstSequence, offset: offset))
                 sequence += 1

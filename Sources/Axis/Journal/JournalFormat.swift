@@ -14,8 +14,9 @@
 ///
 /// All integers little-endian. A frame's `crc32c` covers the body length field and every byte from
 /// `version` to the end of the body (chain included). The `chain` is
-/// `SHA-256(previous chain ‖ bytes 12..<24 of this frame ‖ body)`, so changing any byte of history
-/// changes every later chain value. The first record's previous chain is the genesis value
+/// `SHA-256(previous chain ‖ bytes 12..<24 of this frame ‖ SHA-256(body))`, so changing any byte of
+/// history changes every later chain value. (Hashing the body separately lets appenders compute its
+/// digest on their own threads; the writer's serial work per record stays small.) The first record's previous chain is the genesis value
 /// `SHA-256("axis-journal-v1" ‖ journal id)`; a segment header repeats the chain of the last record
 /// before it, so each segment can be checked on its own and the links between them checked after.
 ///
