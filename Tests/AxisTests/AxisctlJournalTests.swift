@@ -24,8 +24,9 @@ final class AxisctlJournalTests: XCTestCase {
         XCTAssertEqual(r.code, 0, r.err)
         let lines = r.out.split(separator: "\n").map(String.init)
         XCTAssertEqual(lines[0], "journal \(data)/journal")
-        XCTAssertEqual(lines[1], "SEGMENT                   FIRST SEQ  RECORDS  BYTES  STATUS")
+        XCTAssertEqual(lines[1], "SEGMENT                   FIRST SEQ  RECORDS  BYTES  PREPARED  STATUS")
         XCTAssertTrue(lines[2].hasPrefix("00000000000000000001.axj          1        7  "), lines[2])
+        XCTAssertTrue(lines[2].contains("         0  ok"), "the first segment is a plain file: \(lines[2])")
         XCTAssertTrue(lines[2].hasSuffix("  ok"), lines[2])
         XCTAssertTrue(lines.contains("torn tail: none"))
         let id = try String(contentsOfFile: data + "/journal/JOURNAL_ID", encoding: .utf8).dropLast()
@@ -48,6 +49,7 @@ final class AxisctlJournalTests: XCTestCase {
         let segment = try XCTUnwrap((object["segments"] as? [[String: Any]])?.first)
         XCTAssertEqual(segment["name"] as? String, "00000000000000000001.axj")
         XCTAssertEqual(segment["status"] as? String, "ok")
+        XCTAssertEqual(segment["preparedBytes"] as? Int, 0)
     }
 
     func testCheckReportsTornTailWithoutCallingItDamage() throws {

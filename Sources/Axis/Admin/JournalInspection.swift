@@ -25,6 +25,7 @@ public enum JournalInspection {
                          ("firstSequence", .int(Int64(seg.header?.firstSequence ?? seg.firstSequenceFromName))),
                          ("records", .int(Int64(seg.records))), ("bytes", .int(Int64(seg.fileSize))),
                          ("validBytes", .int(Int64(seg.validEnd))),
+                         ("preparedBytes", .int(Int64(seg.preallocatedBytes))),
                          ("status", .string(status(of: seg, in: report)))])
             })),
             ("records", .int(Int64(report.records))),
@@ -50,10 +51,11 @@ public enum JournalInspection {
         var lines = ["journal \(report.directory)"]
         let rows = report.segments.map { seg in
             [seg.name, String(seg.header?.firstSequence ?? seg.firstSequenceFromName), String(seg.records),
-             String(seg.fileSize), status(of: seg, in: report)]
+             String(seg.fileSize), String(seg.preallocatedBytes), status(of: seg, in: report)]
         }
-        lines += TextTable.render(header: ["SEGMENT", "FIRST SEQ", "RECORDS", "BYTES", "STATUS"], rows: rows,
-                                  rightAligned: [1, 2, 3])
+        // PREPARED: zeros after the last record, space made ready for records not yet written.
+        lines += TextTable.render(header: ["SEGMENT", "FIRST SEQ", "RECORDS", "BYTES", "PREPARED", "STATUS"], rows: rows,
+                                  rightAligned: [1, 2, 3, 4])
         lines.append("records: \(report.records)  segments: \(report.segments.count)  bytes: \(report.bytes)")
         lines.append("journal id: \(report.journalID.map { Hex.encode($0) } ?? "unknown")")
         if let last = report.lastSequence {
