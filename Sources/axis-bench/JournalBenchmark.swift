@@ -28,44 +28,46 @@ struct JournalBenchmark {
         var preallocation: String
     }
 
-    static let valueOptions: Set<String> = ["dir", "record-bytes", "appenders", "seconds", "warmup-seconds",
-                                            "replay-records", "replay-record-bytes", "preallocation"]
-    static let flagOptions: Set<String> = ["json", "no-cold-replay", "keep"]
+    static let spec = CommandSpec(
+        "journal",
+        summary: "Durable appends/s, MB/s and latency percentiles for each appender count (fresh journal per run), then the time to replay a journal of --replay-records records.",
+        options: [
+            .value("dir", valueName: "DIR", default: "/tmp", help: "Where the temporary journals go."),
+            .value("record-bytes", valueName: "N", default: "4096", help: "Record body size."),
+            .value("appenders", valueName: "LIST", default: "1,16,64", help: "Appender thread counts, comma-separated."),
+            .value("seconds", valueName: "S", default: "5", help: "Measured window per appender count."),
+            .value("warmup-seconds", valueName: "S", default: "0.5", help: "Unmeasured warm-up before the window."),
+            .value("replay-records", valueName: "N", default: "1000000", help: "Records in the replay journal (0 skips replay)."),
+            .value("replay-record-bytes", valueName: "N", default: "4096", help: "Record body size in the replay journal."),
+            .value("preallocation", valueName: "MODE", default: "background",
+                   help: "How segments are made: background (prepared zero-filled files), off (plain files), inline."),
+            .flag("no-cold-replay", help: "Skip the replay after dropping the page cache."),
+            .flag("keep", help: "Leave the replay journal in place and print its directory."),
+            .flag("json", help: "Print JSON."),
+        ],
+        examples: ["axis-bench journal", "axis-bench journal --appenders 64 --seconds 1 --replay-record-bytes 256"])
 
-    static let usage = """
-        axis-bench journal [--dir DIR] [--record-bytes 4096] [--appenders 1,16,64] [--seconds 5]
-                           [--warmup-seconds 0.5] [--replay-records 1000000] [--replay-record-bytes 4096]
-                           [--preallocation background|off] [--no-cold-replay] [--keep] [--json]
-            Durable appends/s, MB/s and latency percentiles for each appender count (fresh journal per run),
-            then the time to replay a journal of --replay-records records (0 skips the replay part).
-            --keep leaves the replay journal in place and prints its directory.
-            --preallocation off makes segments plain growing files (default: prepared zero-filled files).
-        """
-
-    static func config(from args: Arguments) throws(UsageError) -> Config {
+    static func config(from args: ParsedCommand) throws -> Config {
         let recordBytesMax = JournalOptions().recordBytesMax
+        let preallocation = try args.required("preallocation")
+        guard preallocations[preallocation] != nil else {
+            throw args.usageError("option '--preallocation' must be background, off or inline, got '\(preallocation)'.")
+        }
         return Config(
-            baseDirectory: args.string("dir") ?? "/tmp",
-            recordBytes: try args.int("record-bytes", default: 4096, in: BenchRecordBody.headerBytes...recordBytesMax),
-            appenders: try args.intList("appenders", default: [1, 16, 64], in: 1...4096),
-            seconds: try args.double("seconds", default: 5, in: 0.1...3600),
-            warmupSeconds: try args.double("warmup-seconds", default: 0.5, in: 0...600),
-            replayRecords: try args.int("replay-records", default: 1_000_000, in: 0...100_000_000),
-            replayRecordBytes: try args.int("replay-record-bytes", default: 4096,
-                                            in: BenchRecordBody.headerBytes...recordBytesMax),
+            baseDirectory: try args.required("dir"),
+            recordBytes: try args.requiredInt("record-bytes", in: BenchRecordBody.headerBytes...recordBytesMax),
+            appenders: try args.intList("appenders", in: 1...4096),
+            seconds: try args.double("seconds", in: 0.1...3600),
+            warmupSeconds: try args.double("warmup-seconds", in: 0...600),
+            replayRecords: try args.requiredInt("replay-records", in: 0...100_000_000),
+            replayRecordBytes: try args.requiredInt("replay-record-bytes", in: BenchRecordBody.headerBytes...recordBytesMax),
             coldReplay: !args.flag("no-cold-replay"),
             keepReplayJournal: args.flag("keep"),
-            preallocation: try validated(preallocation: args.string("preallocation") ?? "background"))
+            preallocation: preallocation)
     }
 
     static let preallocations: [String: SegmentPreallocation] = ["background": .background, "off": .off, "inline": .inline]
 
-    static func validated(preallocation name: String) throws(UsageError) -> String {
-        guard preallocations[name] != nil else {
-            throw UsageError("--preallocation must be background, off or inline, not '\(name)'")
-        }
-        return name
-    }
 
     // MARK: - Results
 

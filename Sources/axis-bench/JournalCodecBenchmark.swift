@@ -4,13 +4,15 @@ import Axis
 /// and recovery do — CRC32C, SHA-256, frame encode, frame decode + chain check, body copy — so a
 /// profile's percentages can be turned into microseconds per record.
 enum JournalCodecBenchmark {
-    static let valueOptions: Set<String> = ["record-bytes", "seconds"]
-    static let flagOptions: Set<String> = ["json"]
-
-    static let usage = """
-        axis-bench journal-codec [--record-bytes 4096] [--seconds 1] [--json]
-            Single-thread cost per record of CRC32C, SHA-256, FrameCodec.encode, decode + chain check.
-        """
+    static let spec = CommandSpec(
+        "journal-codec",
+        summary: "Single-thread cost per record of CRC32C, SHA-256, FrameCodec.encode, decode + chain check.",
+        options: [
+            .value("record-bytes", valueName: "N", default: "4096", help: "Record body size."),
+            .value("seconds", valueName: "S", default: "1", help: "Time per measurement."),
+            .flag("json", help: "Print JSON."),
+        ],
+        examples: ["axis-bench journal-codec"])
 
     struct Measurement: Codable {
         var name: String

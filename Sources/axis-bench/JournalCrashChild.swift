@@ -24,23 +24,24 @@ enum JournalCrashChild {
         var segmentBytes: Int
     }
 
-    static let valueOptions: Set<String> = ["dir", "appenders", "record-bytes", "epoch", "segment-bytes"]
-    static let flagOptions: Set<String> = []
+    static let spec = CommandSpec(
+        "journal-child",
+        summary: "Crash-test child: appends forever from N threads, printing `ACK <sequence> <appender> <counter>` per durable append; exits 0 on SIGTERM.",
+        options: [
+            .value("dir", valueName: "DIR", help: "Journal directory (required)."),
+            .value("appenders", valueName: "N", help: "Appender threads (required)."),
+            .value("record-bytes", valueName: "N", default: "512", help: "Record body size."),
+            .value("epoch", valueName: "N", default: "0", help: "Written into every body, so rounds can be told apart."),
+            .value("segment-bytes", valueName: "N", default: String(JournalOptions().segmentBytesMax), help: "Segment size."),
+        ],
+        examples: ["axis-bench journal-child --dir /tmp/j --appenders 16"])
 
-    static let usage = """
-        axis-bench journal-child --dir DIR --appenders N [--record-bytes 512] [--epoch 0] [--segment-bytes 67108864]
-            Crash-test child: appends forever from N threads and prints `ACK <sequence> <appender> <counter>`
-            once per durable append. Exits 0 on SIGTERM.
-        """
-
-    static func config(from args: Arguments) throws(UsageError) -> Config {
-        Config(directory: try args.requiredString("dir"),
+    static func config(from args: ParsedCommand) throws -> Config {
+        Config(directory: try args.required("dir"),
                appenders: try args.requiredInt("appenders", in: 1...1024),
-               recordBytes: try args.int("record-bytes", default: 512,
-                                         in: BenchRecordBody.headerBytes...JournalOptions().recordBytesMax),
-               epoch: UInt32(try args.int("epoch", default: 0, in: 0...Int(UInt32.max))),
-               segmentBytes: try args.int("segment-bytes", default: JournalOptions().segmentBytesMax,
-                                          in: 1 << 16...Int(SegmentScanner.segmentBytesLimit)))
+               recordBytes: try args.requiredInt("record-bytes", in: BenchRecordBody.headerBytes...JournalOptions().recordBytesMax),
+               epoch: UInt32(try args.requiredInt("epoch", in: 0...Int(UInt32.max))),
+               segmentBytes: try args.requiredInt("segment-bytes", in: 1 << 16...Int(SegmentScanner.segmentBytesLimit)))
     }
 
     static func run(_ config: Config) -> Never {

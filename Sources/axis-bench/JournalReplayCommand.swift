@@ -5,14 +5,15 @@ import Axis
 /// journal's lock like axisd does, so it refuses to run beside a live daemon. Changes nothing but a
 /// torn tail, which recovery cuts as it would at start-up.
 enum JournalReplayCommand {
-    static let valueOptions: Set<String> = ["dir"]
-    static let flagOptions: Set<String> = ["json", "cold"]
-
-    static let usage = """
-        axis-bench journal-replay --dir DIR [--cold] [--json]
-            Times Journal.open with a replay closure and JournalScanner.scan on an existing journal.
-            --cold first drops the segments from the page cache (posix_fadvise DONTNEED).
-        """
+    static let spec = CommandSpec(
+        "journal-replay",
+        summary: "Times Journal.open with a replay closure and JournalScanner.scan on an existing journal.",
+        options: [
+            .value("dir", valueName: "DIR", help: "Journal directory (required)."),
+            .flag("cold", help: "First drop the segments from the page cache (posix_fadvise DONTNEED)."),
+            .flag("json", help: "Print JSON."),
+        ],
+        examples: ["axis-bench journal --keep", "axis-bench journal-replay --dir /tmp/axis-bench-journal-… --cold"])
 
     struct Report: Codable {
         var benchmark = "journal-replay"

@@ -11,18 +11,11 @@ import Foundation
 ///
 /// Exit codes: 0 ok, 1 failed, 64 usage.
 
-let usage = """
-    usage: axis-bench <command> [options]
-
-    \(JournalBenchmark.usage)
-
-    \(JournalReplayCommand.usage)
-
-    \(JournalCodecBenchmark.usage)
-
-    \(JournalCrashChild.usage)
-
-    """
+let spec = CommandSpec(
+    "axis-bench",
+    summary: "Measures Axis components on this machine, and hosts the crash-test child.",
+    subcommands: [JournalBenchmark.spec, JournalReplayCommand.spec, JournalCodecBenchmark.spec, JournalCrashChild.spec],
+    examples: ["axis-bench journal", "axis-bench journal --help"])
 
 let words = Array(CommandLine.arguments.dropFirst())
 
@@ -32,83 +25,58 @@ func jsonText<T: Encodable>(_ value: T) throws -> String {
     return String(decoding: try encoder.encode(value), as: UTF8.self)
 }
 
-func usageFailure(_ message: String) -> Never {
-    printErr("axis-bench: \(message)\n\n\(usage)")
+/// Runs `body`, reporting a usage error with exit 64 and any other error with exit 1.
+func run(_ name: String, _ body: () throws -> Void) -> Never {
+    do {
+        try body()
+        exit(0)
+    } catch let error as AxisError where error.code == .usage {
+        printErr("axis-bench: \(error.message)")
+        exit(64)
+    } catch {
+        printErr("axis-bench \(name): \(error)")
+        exit(1)
+    }
+}
+
+let command: ParsedCommand
+do {
+    switch try ArgumentParser(spec).parse(words) {
+    case .help(_, let text):
+        print(text, terminator: "")
+        exit(0)
+    case .run(let parsed):
+        command = parsed
+    }
+} catch {
+    printErr("axis-bench: \(error)")
     exit(64)
 }
 
-switch words.first {
+switch command.subcommandPath.first {
 case "journal":
-    let config: JournalBenchmark.Config
-    let json: Bool
-    do {
-        let args = try Arguments(Array(words.dropFirst()), valueOptions: JournalBenchmark.valueOptions,
-                                 flagOptions: JournalBenchmark.flagOptions)
-        config = try JournalBenchmark.config(from: args)
-        json = args.flag("json")
-    } catch {
-        usageFailure(error.message)
-    }
-    let bench = JournalBenchmark(config: config, command: "axis-bench " + words.joined(separator: " "))
-    do {
+    run("journal") {
+        let config = try JournalBenchmark.config(from: command)
+        let bench = JournalBenchmark(config: config, command: "axis-bench " + words.joined(separator: " "))
         let report = try bench.run(progress: { printErr("… " + $0) })
-        print(json ? try jsonText(report) : JournalBenchmark.render(report))
-    } catch {
-        printErr("axis-bench journal: \(error)")
-        exit(1)
+        print(command.flag("json") ? try jsonText(report) : JournalBenchmark.render(report))
     }
 case "journal-replay":
-    let directory: String
-    let json: Bool
-    let cold: Bool
-    do {
-        let args = try Arguments(Array(words.dropFirst()), valueOptions: JournalReplayCommand.valueOptions,
-                                 flagOptions: JournalReplayCommand.flagOptions)
-        directory = try args.requiredString("dir")
-        json = args.flag("json")
-        cold = args.flag("cold")
-    } catch {
-        usageFailure(error.message)
-    }
-    do {
-        let report = try JournalReplayCommand.run(directory: directory, cold: cold)
-        print(json ? try jsonText(report) : JournalReplayCommand.render(report))
-    } catch {
-        printErr("axis-bench journal-replay: \(error)")
-        exit(1)
+    run("journal-replay") {
+        let report = try JournalReplayCommand.run(directory: try command.required("dir"), cold: command.flag("cold"))
+        print(command.flag("json") ? try jsonText(report) : JournalReplayCommand.render(report))
     }
 case "journal-codec":
-    let recordBytes: Int
-    let seconds: Double
-    let json: Bool
-    do {
-        let args = try Arguments(Array(words.dropFirst()), valueOptions: JournalCodecBenchmark.valueOptions,
-                                 flagOptions: JournalCodecBenchmark.flagOptions)
-        recordBytes = try args.int("record-bytes", default: 4096, in: BenchRecordBody.headerBytes...JournalFormat.bodyBytesLimit)
-        seconds = try args.double("seconds", default: 1, in: 0.01...600)
-        json = args.flag("json")
-    } catch {
-        usageFailure(error.message)
-    }
-    let report = JournalCodecBenchmark.run(recordBytes: recordBytes, seconds: seconds)
-    do {
-        print(json ? try jsonText(report) : JournalCodecBenchmark.render(report))
-    } catch {
-        printErr("axis-bench journal-codec: \(error)")
-        exit(1)
+    run("journal-codec") {
+        let report = JournalCodecBenchmark.run(
+            recordBytes: try command.requiredInt("record-bytes", in: BenchRecordBody.headerBytes...JournalFormat.bodyBytesLimit),
+            seconds: try command.double("seconds", in: 0.01...600))
+        print(command.flag("json") ? try jsonText(report) : JournalCodecBenchmark.render(report))
     }
 case "journal-child":
-    do {
-        let args = try Arguments(Array(words.dropFirst()), valueOptions: JournalCrashChild.valueOptions,
-                                 flagOptions: JournalCrashChild.flagOptions)
-        JournalCrashChild.run(try JournalCrashChild.config(from: args))
-    } catch {
-        usageFailure(error.message)
-    }
-case "help", "-h", "--help":
-    print(usage)
-case nil:
-    usageFailure("no command given")
-case let other?:
-    usageFailure("unknown command '\(other)'")
+    run("journal-child") { JournalCrashChild.run(try JournalCrashChild.config(from: command)) }
+default:
+    // The parser only returns a bare root when it has no subcommand to run; it reports that itself.
+    printErr(ArgumentParser(spec).helpText(for: command.path))
+    exit(64)
 }
