@@ -19,7 +19,104 @@
 #include <openssl/cms.h>
 #include <openssl/hmac.h>
 #include <openssl/bio.h>
+#include <openssl/objects.h>
+#include <openssl/rsa.h>
+#include <openssl/ec.h>
+#include <openssl/asn1.h>
+#include <string.h>
+
+#include <time.h>
 
 static inline void axis_openssl_free(void *p) { OPENSSL_free(p); }
+
+static inline long axis_bio_get_mem_data(BIO *bio, const unsigned char **data) {
+    char *p = NULL;
+    long n = BIO_get_mem_data(bio, &p);
+    *data = (const unsigned char *)p;
+    return n;
+}
+
+// STACK_OF(...) accessors are macros in OpenSSL 3.
+static inline int axis_sk_X509_num(const STACK_OF(X509) *s) { return sk_X509_num(s); }
+static inline X509 *axis_sk_X509_value(const STACK_OF(X509) *s, int i) { return sk_X509_value(s, i); }
+static inline STACK_OF(X509) *axis_sk_X509_new_null(void) { return sk_X509_new_null(); }
+/// Pushes `x` and takes a reference of its own; returns 0 on failure.
+static inline int axis_sk_X509_push_ref(STACK_OF(X509) *s, X509 *x) {
+    if (!X509_up_ref(x)) return 0;
+    if (sk_X509_push(s, x) <= 0) { X509_free(x); return 0; }
+    return 1;
+}
+static inline void axis_sk_X509_pop_free(STACK_OF(X509) *s) { sk_X509_pop_free(s, X509_free); }
+static inline int axis_sk_CMS_SignerInfo_num(const STACK_OF(CMS_SignerInfo) *s) { return sk_CMS_SignerInfo_num(s); }
+static inline CMS_SignerInfo *axis_sk_CMS_SignerInfo_value(const STACK_OF(CMS_SignerInfo) *s, int i) {
+    return sk_CMS_SignerInfo_value(s, i);
+}
+static inline int axis_sk_X509_REVOKED_num(const STACK_OF(X509_REVOKED) *s) { return sk_X509_REVOKED_num(s); }
+
+/// The signed signingTime attribute of a SignerInfo as a broken-down UTC time. Returns 1 when
+/// present and readable, 0 when absent, -1 when present but malformed.
+static inline int axis_cms_signing_time(CMS_SignerInfo *si, struct tm *out) {
+    int idx = CMS_signed_get_attr_by_NID(si, NID_pkcs9_signingTime, -1);
+    if (idx < 0) return 0;
+    X509_ATTRIBUTE *attr = CMS_signed_get_attr(si, idx);
+    if (attr == NULL || X509_ATTRIBUTE_count(attr) != 1) return -1;
+    ASN1_TYPE *value = X509_ATTRIBUTE_get0_type(attr, 0);
+    if (value == NULL) return -1;
+    if (value->type != V_ASN1_UTCTIME && value->type != V_ASN1_GENERALIZEDTIME) return -1;
+    return ASN1_TIME_to_tm(value->value.utctime, out) == 1 ? 1 : -1;
+}
+
+/// The signed messageDigest attribute: copies up to `cap` bytes into `out`; returns its length,
+/// 0 when absent, -1 when malformed.
+static inline int axis_cms_message_digest(CMS_SignerInfo *si, unsigned char *out, int cap) {
+    int idx = CMS_signed_get_attr_by_NID(si, NID_pkcs9_messageDigest, -1);
+    if (idx < 0) return 0;
+    ASN1_OCTET_STRING *os = CMS_signed_get0_data_by_OBJ(si, OBJ_nid2obj(NID_pkcs9_messageDigest), -3,
+                                                        V_ASN1_OCTET_STRING);
+    if (os == NULL) return -1;
+    int n = ASN1_STRING_length(os);
+    if (n <= 0 || n > cap) return -1;
+    memcpy(out, ASN1_STRING_get0_data(os), (size_t)n);
+    return n;
+}
+
+/// The NIDs of a SignerInfo's digest and signature algorithms.
+static inline void axis_cms_signer_algs(CMS_SignerInfo *si, int *digest_nid, int *signature_nid) {
+    X509_ALGOR *dig = NULL, *sig = NULL;
+    CMS_SignerInfo_get0_algs(si, NULL, NULL, &dig, &sig);
+    const ASN1_OBJECT *obj = NULL;
+    *digest_nid = NID_undef;
+    *signature_nid = NID_undef;
+    if (dig != NULL) { X509_ALGOR_get0(&obj, NULL, NULL, dig); *digest_nid = OBJ_obj2nid(obj); }
+    if (sig != NULL) { X509_ALGOR_get0(&obj, NULL, NULL, sig); *signature_nid = OBJ_obj2nid(obj); }
+}
+
+/// X509_STORE_CTX app data lives at ex_data index 0 (the macro form is not importable).
+static inline int axis_store_ctx_set_app_data(X509_STORE_CTX *ctx, void *data) {
+    return X509_STORE_CTX_set_ex_data(ctx, 0, data);
+}
+static inline void *axis_store_ctx_get_app_data(X509_STORE_CTX *ctx) { return X509_STORE_CTX_get_ex_data(ctx, 0); }
+
+static inline int axis_x509v3_add_ext(X509 *cert, X509 *issuer, int nid, const char *value) {
+    X509V3_CTX ctx;
+    X509V3_set_ctx_nodb(&ctx);
+    X509V3_set_ctx(&ctx, issuer, cert, NULL, NULL, 0);
+    X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
+    if (ext == NULL) return 0;
+    int ok = X509_add_ext(cert, ext, -1);
+    X509_EXTENSION_free(ext);
+    return ok;
+}
+
+static inline int axis_crl_add_ext(X509_CRL *crl, X509 *issuer, int nid, const char *value) {
+    X509V3_CTX ctx;
+    X509V3_set_ctx_nodb(&ctx);
+    X509V3_set_ctx(&ctx, issuer, NULL, NULL, crl, 0);
+    X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
+    if (ext == NULL) return 0;
+    int ok = X509_CRL_add_ext(crl, ext, -1);
+    X509_EXTENSION_free(ext);
+    return ok;
+}
 
 #endif

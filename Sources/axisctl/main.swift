@@ -24,6 +24,7 @@ let spec = CommandSpec(
                         positionals: [.required("data-dir", help: "The axisd data directory (holding journal/).")],
                         examples: ["axisctl journal dump /var/lib/axis", "axisctl journal dump /var/lib/axis --kind document-accepted --json"]),
         ]),
+        VerifyCommand.spec,
     ],
     examples: ["axisctl journal check /var/lib/axis"])
 
@@ -60,6 +61,8 @@ do {
             exit(try JournalCommands.check(command))
         case ["journal", "dump"]:
             exit(try JournalCommands.dump(command))
+        case ["verify"]:
+            exit(try VerifyCommand.run(command))
         default:
             let text = parser.helpText(for: command.path)
             err(String(text.dropLast(text.hasSuffix("\n") ? 1 : 0)))

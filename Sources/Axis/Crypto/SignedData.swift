@@ -1,0 +1,148 @@
+@preconcurrency import Glibc
+import COpenSSL
+
+/// A parsed CMS (PKCS#7) SignedData structure: an owning wrapper around `CMS_ContentInfo`, with the
+/// accessors signature verification needs and the signing call the axis uses for its receipts.
+///
+/// Not shared between threads: verification sets the signer certificate inside the structure.
+final class SignedData {
+    let handle: OpaquePointer
+
+    init(taking handle: OpaquePointer) { self.handle = handle }
+
+    deinit { CMS_ContentInfo_free(handle) }
+
+    /// Parses DER or PEM (`-----BEGIN CMS-----` or `-----BEGIN PKCS7-----`). Throws `.malformed` with
+    /// OpenSSL's reason when the bytes are not CMS.
+    static func parse(_ bytes: UnsafeRawBufferPointer) throws -> SignedData {
+        OpenSSLErrors.clear()
+        if looksLikePEM(bytes) {
+            let parsed = try MemoryBIO.withReadOnly(bytes) { PEM_read_bio_CMS($0, nil, nil, nil) }
+            guard let parsed else { throw OpenSSLErrors.error("the PEM signature is not a CMS/PKCS#7 structure", code: .malformed) }
+            return SignedData(taking: parsed)
+        }
+        let parsed: OpaquePointer? = bytes.withMemoryRebound(to: UInt8.self) { buffer in
+            var cursor: UnsafePointer<UInt8>? = buffer.baseAddress
+            return d2i_CMS_ContentInfo(nil, &cursor, buffer.count)
+        }
+        guard let parsed else { throw OpenSSLErrors.error("the signature is not DER CMS/PKCS#7", code: .malformed) }
+        return SignedData(taking: parsed)
+    }
+
+    var isSignedData: Bool { OBJ_obj2nid(CMS_get0_type(handle)) == NID_pkcs7_signed }
+
+    var isDetached: Bool { CMS_is_detached(handle) == 1 }
+
+    var signerInfos: [OpaquePointer] {
+        guard let stack = CMS_get0_SignerInfos(handle) else { return [] }
+        return (0..<axis_sk_CMS_SignerInfo_num(stack)).compactMap { axis_sk_CMS_SignerInfo_value(stack, $0) }
+    }
+
+    /// The certificates carried in the structure (signer, often intermediates).
+    func certificates() throws -> [Certificate] {
+        guard let stack = CMS_get1_certs(handle) else { return [] }
+        defer { axis_sk_X509_pop_free(stack) }
+        return try (0..<axis_sk_X509_num(stack)).compactMap { i in
+            try axis_sk_X509_value(stack, i).map { try Certificate(retaining: $0) }
+        }
+    }
+
+    static func signerMatches(_ signerInfo: OpaquePointer, _ certificate: Certificate) -> Bool {
+        CMS_SignerInfo_cert_cmp(signerInfo, certificate.handle) == 0
+    }
+
+    static func algorithms(_ signerInfo: OpaquePointer) -> (digest: Int32, signature: Int32) {
+        var digest: Int32 = 0, signature: Int32 = 0
+        axis_cms_signer_algs(signerInfo, &digest, &signature)
+        return (digest, signature)
+    }
+
+    enum AttributeValue<T> { case absent, malformed, value(T) }
+
+    static func signingTime(_ signerInfo: OpaquePointer) -> AttributeValue<Timestamp> {
+        var broken = tm()
+        switch axis_cms_signing_time(signerInfo, &broken) {
+        case 0: return .absent
+        case 1: return .value(timestamp(fromUTC: &broken))
+        default: return .malformed
+        }
+    }
+
+    static func messageDigest(_ signerInfo: OpaquePointer) -> AttributeValue<[UInt8]> {
+        var buffer = [UInt8](repeating: 0, count: 64)
+        let n = axis_cms_message_digest(signerInfo, &buffer, Int32(buffer.count))
+        switch n {
+        case 0: return .absent
+        case 1...: return .value(Array(buffer.prefix(Int(n))))
+        default: return .malformed
+        }
+    }
+
+    static func hasSignedAttributes(_ signerInfo: OpaquePointer) -> Bool {
+        CMS_signed_get_attr_count(signerInfo) > 0
+    }
+
+    /// Verifies the signature over the signed attributes with `signer`'s public key. The caller
+    /// checks the messageDigest attribute against the content separately.
+    static func verifySignedAttributes(_ signerInfo: OpaquePointer, signer: OpaquePointer) -> Result<Void, AxisError> {
+        OpenSSLErrors.clear()
+        CMS_SignerInfo_set1_signer_cert(signerInfo, signer)
+        guard CMS_SignerInfo_verify(signerInfo) == 1 else { return .failure(OpenSSLErrors.error("signature check failed")) }
+        return .success(())
+    }
+
+    /// Full verification of a SignerInfo without signed attributes (the signature is over the content
+    /// itself): OpenSSL's `CMS_verify` with the chain check left to the caller.
+    func verifyWithoutAttributes(content: UnsafeRawBufferPointer, signer: OpaquePointer) -> Result<Void, AxisError> {
+        OpenSSLErrors.clear()
+        guard let stack = axis_sk_X509_new_null() else { return .failure(OpenSSLErrors.error("out of memory")) }
+        defer { axis_sk_X509_pop_free(stack) }
+        guard axis_sk_X509_push_ref(stack, signer) == 1 else { return .failure(OpenSSLErrors.error("out of memory")) }
+        let flags = UInt32(CMS_NO_SIGNER_CERT_VERIFY | CMS_BINARY)
+        let ok = (try? MemoryBIO.withReadOnly(content) { CMS_verify(handle, stack, nil, $0, nil, flags) == 1 }) ?? false
+        return ok ? .success(()) : .failure(OpenSSLErrors.error("signature check failed"))
+    }
+
+    /// Signs `content` detached, with signed attributes (content type, signing time, message
+    /// digest), and returns DER. `chain` certificates are embedded after the signer's.
+    static func sign(_ content: [UInt8], key: PrivateKey, certificate: Certificate, chain: [Certificate]) throws -> [UInt8] {
+        OpenSSLErrors.clear()
+        guard let stack = axis_sk_X509_new_null() else { throw OpenSSLErrors.error("out of memory") }
+        defer { axis_sk_X509_pop_free(stack) }
+        for extra in chain where axis_sk_X509_push_ref(stack, extra.handle) != 1 { throw OpenSSLErrors.error("out of memory") }
+        let flags = UInt32(CMS_DETACHED | CMS_BINARY | CMS_NOSMIMECAP)
+        let bio = try MemoryBIO(copying: content)
+        guard let cms = CMS_sign(certificate.handle, key.handle, stack, bio.handle, flags) else {
+            throw OpenSSLErrors.error("CMS signing failed")
+        }
+        let signed = SignedData(taking: cms)
+        return try derEncode({ i2d_CMS_ContentInfo(signed.handle, $0) }, what: "CMS signature")
+    }
+
+    /// One-shot digest of `content` with the algorithm `nid`, or nil when OpenSSL lacks it.
+    static func digest(_ content: UnsafeRawBufferPointer, nid: Int32) -> [UInt8]? {
+        guard let md = Digests.shared.md(nid) else { return nil }
+        var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
+        var length: UInt32 = 0
+        var empty: UInt8 = 0
+        let base = content.baseAddress ?? withUnsafePointer(to: &empty) { UnsafeRawPointer($0) }
+        guard EVP_Digest(base, content.count, &out, &length, md, nil) == 1 else { return nil }
+        return Array(out.prefix(Int(length)))
+    }
+}
+
+/// Message digests fetched once (an implicit fetch per call costs a provider lookup).
+final class Digests: @unchecked Sendable {
+    static let shared = Digests()
+    private let table: [Int32: OpaquePointer]
+
+    private init() {
+        var table: [Int32: OpaquePointer] = [:]
+        for nid in [NID_sha256, NID_sha384, NID_sha512, NID_sha1] {
+            if let name = OBJ_nid2sn(nid), let md = EVP_MD_fetch(nil, name, nil) { table[nid] = md }
+        }
+        self.table = table
+    }
+
+    func md(_ nid: Int32) -> OpaquePointer? { table[nid] }
+}
