@@ -146,3 +146,16 @@ final class Digests: @unchecked Sendable {
 
     func md(_ nid: Int32) -> OpaquePointer? { table[nid] }
 }
+
+/// Detached CMS signing with a key and certificate: what the axis uses for its receipts, and what
+/// tests and benchmarks use to make signed documents.
+public enum DetachedSigner {
+    /// A DER CMS SignedData over `content` (not embedded), with signed attributes (content type,
+    /// signing time, message digest) and the signer's certificate plus `chain`.
+    public static func sign(_ content: [UInt8], key: PrivateKey, certificate: Certificate, chain: [Certificate] = []) throws -> [UInt8] {
+        guard key.matches(certificate) else {
+            throw AxisError(.config, "the private key does not belong to certificate \(certificate.subject)")
+        }
+        return try SignedData.sign(content, key: key, certificate: certificate, chain: chain)
+    }
+}
