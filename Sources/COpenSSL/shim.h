@@ -91,6 +91,14 @@ static inline void axis_cms_signer_algs(CMS_SignerInfo *si, int *digest_nid, int
     if (sig != NULL) { X509_ALGOR_get0(&obj, NULL, NULL, sig); *signature_nid = OBJ_obj2nid(obj); }
 }
 
+/// The content embedded in an attached SignedData: sets `*data` and returns its length, or -1.
+static inline long axis_cms_embedded_content(CMS_ContentInfo *cms, const unsigned char **data) {
+    ASN1_OCTET_STRING **pos = CMS_get0_content(cms);
+    if (pos == NULL || *pos == NULL) return -1;
+    *data = ASN1_STRING_get0_data(*pos);
+    return ASN1_STRING_length(*pos);
+}
+
 /// X509_STORE_CTX app data lives at ex_data index 0 (the macro form is not importable).
 static inline int axis_store_ctx_set_app_data(X509_STORE_CTX *ctx, void *data) {
     return X509_STORE_CTX_set_ex_data(ctx, 0, data);

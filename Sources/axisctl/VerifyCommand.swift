@@ -29,6 +29,9 @@ enum VerifyCommand {
             err("axisctl: cannot load the trust configuration: \(error)")
             return 78
         }
+        if let data = command.value("data") {
+            return try stored(command, data: data, trust: trust)
+        }
         guard let signaturePath = command.value("signature") else {
             throw command.usageError("--signature P7S is required to check a file (or use --data DIR to check a stored document)")
         }
@@ -55,6 +58,22 @@ enum VerifyCommand {
             for line in report.textLines { out(line) }
         }
         return report.isTrusted ? 0 : 1
+    }
+
+    /// `--data DIR ID`: the stored document, its signature, the axis receipt and recipient receipts.
+    static func stored(_ command: ParsedCommand, data: String, trust: TrustStore) throws -> Int32 {
+        if command.isGiven("signature") { throw command.usageError("--signature is for files; with --data the stored signature is used") }
+        let target = command.positional("target") ?? ""
+        guard let id = DocumentID(hex: target) else {
+            throw command.usageError("'\(target)' is not a document id (32 hex digits, as axisctl queue list shows)")
+        }
+        let audit = try StoredDocumentAudit.run(dataDirectory: data, document: id, verifier: SignatureVerifier(trust: trust))
+        if command.flag("json") {
+            out(EvidenceText.auditJSON(audit).encoded())
+        } else {
+            for line in EvidenceText.auditLines(audit) { out(line) }
+        }
+        return audit.isValid ? 0 : 1
     }
 
     static func trustConfiguration(_ command: ParsedCommand) throws -> TrustConfiguration {

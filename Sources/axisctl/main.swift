@@ -25,6 +25,7 @@ let spec = CommandSpec(
                         examples: ["axisctl journal dump /var/lib/axis", "axisctl journal dump /var/lib/axis --kind document-accepted --json"]),
         ]),
         VerifyCommand.spec,
+        ExportCommand.spec,
     ],
     examples: ["axisctl journal check /var/lib/axis"])
 
@@ -63,6 +64,8 @@ do {
             exit(try JournalCommands.dump(command))
         case ["verify"]:
             exit(try VerifyCommand.run(command))
+        case ["export"]:
+            exit(try ExportCommand.run(command))
         default:
             let text = parser.helpText(for: command.path)
             err(String(text.dropLast(text.hasSuffix("\n") ? 1 : 0)))

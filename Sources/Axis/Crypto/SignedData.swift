@@ -33,6 +33,15 @@ final class SignedData {
 
     var isDetached: Bool { CMS_is_detached(handle) == 1 }
 
+    /// The embedded content of an attached signature (nil when detached).
+    var embeddedContent: [UInt8]? {
+        var data: UnsafePointer<UInt8>?
+        let length = axis_cms_embedded_content(handle, &data)
+        guard length >= 0 else { return nil }
+        guard let data, length > 0 else { return [] }
+        return Array(UnsafeBufferPointer(start: data, count: length))
+    }
+
     var signerInfos: [OpaquePointer] {
         guard let stack = CMS_get0_SignerInfos(handle) else { return [] }
         return (0..<axis_sk_CMS_SignerInfo_num(stack)).compactMap { axis_sk_CMS_SignerInfo_value(stack, $0) }
@@ -99,18 +108,22 @@ final class SignedData {
         defer { axis_sk_X509_pop_free(stack) }
         guard axis_sk_X509_push_ref(stack, signer) == 1 else { return .failure(OpenSSLErrors.error("out of memory")) }
         let flags = UInt32(CMS_NO_SIGNER_CERT_VERIFY | CMS_BINARY)
-        let ok = (try? MemoryBIO.withReadOnly(content) { CMS_verify(handle, stack, nil, $0, nil, flags) == 1 }) ?? false
+        // An attached signature carries its content; OpenSSL refuses a second copy alongside it.
+        let ok = isDetached
+            ? (try? MemoryBIO.withReadOnly(content) { CMS_verify(handle, stack, nil, $0, nil, flags) == 1 }) ?? false
+            : CMS_verify(handle, stack, nil, nil, nil, flags) == 1
         return ok ? .success(()) : .failure(OpenSSLErrors.error("signature check failed"))
     }
 
     /// Signs `content` detached, with signed attributes (content type, signing time, message
     /// digest), and returns DER. `chain` certificates are embedded after the signer's.
-    static func sign(_ content: [UInt8], key: PrivateKey, certificate: Certificate, chain: [Certificate]) throws -> [UInt8] {
+    static func sign(_ content: [UInt8], key: PrivateKey, certificate: Certificate, chain: [Certificate],
+                     detached: Bool = true) throws -> [UInt8] {
         OpenSSLErrors.clear()
         guard let stack = axis_sk_X509_new_null() else { throw OpenSSLErrors.error("out of memory") }
         defer { axis_sk_X509_pop_free(stack) }
         for extra in chain where axis_sk_X509_push_ref(stack, extra.handle) != 1 { throw OpenSSLErrors.error("out of memory") }
-        let flags = UInt32(CMS_DETACHED | CMS_BINARY | CMS_NOSMIMECAP)
+        let flags = UInt32((detached ? CMS_DETACHED : 0) | CMS_BINARY | CMS_NOSMIMECAP)
         let bio = try MemoryBIO(copying: content)
         guard let cms = CMS_sign(certificate.handle, key.handle, stack, bio.handle, flags) else {
             throw OpenSSLErrors.error("CMS signing failed")
@@ -157,5 +170,15 @@ public enum DetachedSigner {
             throw AxisError(.config, "the private key does not belong to certificate \(certificate.subject)")
         }
         return try SignedData.sign(content, key: key, certificate: certificate, chain: chain)
+    }
+
+    /// Like `sign`, but with `content` embedded: one file that holds both the facts and their
+    /// signature (`openssl cms -verify` prints the content). Used for the axis's receipts.
+    public static func signAttached(_ content: [UInt8], key: PrivateKey, certificate: Certificate,
+                                    chain: [Certificate] = []) throws -> [UInt8] {
+        guard key.matches(certificate) else {
+            throw AxisError(.config, "the private key does not belong to certificate \(certificate.subject)")
+        }
+        return try SignedData.sign(content, key: key, certificate: certificate, chain: chain, detached: false)
     }
 }

@@ -127,6 +127,19 @@ public final class PayloadStore: @unchecked Sendable {
     /// SHA-256 at the end: a mismatch throws `.payloadCorrupt` after the last chunk, so a caller
     /// forwarding bytes must treat the transfer as failed.
     public func read(_ ref: PayloadRef, chunkBytes: Int, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        try Self.read(ref, directory: directory, storage: storage, chunkBytes: chunkBytes, body)
+    }
+
+    /// Reads a payload without opening the store for writing (offline tools: `axisctl verify`, `export`).
+    public static func read(_ ref: PayloadRef, directory: String, storage: any Storage = PosixStorage()) throws -> [UInt8] {
+        var out = [UInt8]()
+        out.reserveCapacity(Int(min(ref.length, UInt64(Int.max))))
+        try read(ref, directory: directory, storage: storage, chunkBytes: 1 << 20) { out.append(contentsOf: $0) }
+        return out
+    }
+
+    public static func read(_ ref: PayloadRef, directory: String, storage: any Storage, chunkBytes: Int,
+                            _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
         let path = PathJoin.join(directory, Self.segmentName(ref.segment))
         guard storage.fileExists(path) else {
             throw AxisError(.payloadMissing, "payload file '\(path)' is missing: restore the data directory from a backup")

@@ -22,6 +22,9 @@ public enum SignatureCheck: String, CaseIterable, Sendable, Codable {
     case revocation
     /// The signer is bound to the sending agency in the agency directory.
     case agencyBinding = "agency-binding"
+    /// Receipts only: what the receipt says matches the facts it is checked against (the journal, or
+    /// for a recipient's receipt, the document it acknowledges).
+    case receiptContent = "receipt-content"
 }
 
 public struct CheckOutcome: Sendable, Equatable {
@@ -103,6 +106,12 @@ public struct SignatureReport: Sendable, Equatable {
     }
 
     public func outcome(_ check: SignatureCheck) -> CheckOutcome? { checks.first { $0.check == check } }
+
+    /// This report with one more check appended (e.g. a receipt's content check).
+    public func adding(_ outcome: CheckOutcome) -> SignatureReport {
+        SignatureReport(checks: checks + [outcome], signer: signer, validationTime: validationTime, timeBasis: timeBasis,
+                        checkedAt: checkedAt)
+    }
 
     /// The report as JSON with a stable field order (documented in docs/SIGNATURES.md).
     public var json: JSONValue {

@@ -30,42 +30,71 @@ public final class SignatureVerifier: @unchecked Sendable {
 
     public func verify(document: UnsafeRawBufferPointer, signature: UnsafeRawBufferPointer,
                        binding: AgencyBinding?) throws -> SignatureReport {
+        try check(signature: signature, document: document, binding: binding).report
+    }
+
+    /// Checks a signature that embeds its content (as the axis's receipts do) and returns the
+    /// report with the content, when it could be read.
+    public func verifyAttached(signature: [UInt8], binding: AgencyBinding?) throws -> (report: SignatureReport, content: [UInt8]?) {
+        try signature.withUnsafeBytes { try check(signature: $0, document: nil, binding: binding) }
+    }
+
+    /// `document` nil: the signature must embed its content.
+    private func check(signature: UnsafeRawBufferPointer, document: UnsafeRawBufferPointer?,
+                       binding: AgencyBinding?) throws -> (report: SignatureReport, content: [UInt8]?) {
         var run = Run(now: clock.now())
         defer { OpenSSLErrors.clear() }
 
         // 1. Structure: a detached SignedData with one signer whose certificate we can find.
         guard signature.count > 0 else {
-            return run.stop(.failed(.structure, "the signature is empty; send the detached CMS (.p7s) made over the document"))
+            return (run.stop(.failed(.structure, "the signature is empty; send the detached CMS (.p7s) made over the document")), nil)
         }
         guard signature.count <= policy.maximumSignatureBytes else {
-            return run.stop(.failed(.structure, "the signature is \(signature.count) bytes; at most \(policy.maximumSignatureBytes) "
-                + "are accepted (a detached CMS signature is normally a few KiB; was the document sent as the signature?)"))
+            return (run.stop(.failed(.structure, "the signature is \(signature.count) bytes; at most \(policy.maximumSignatureBytes) "
+                + "are accepted (a detached CMS signature is normally a few KiB; was the document sent as the signature?)")), nil)
         }
         let cms: SignedData
         do { cms = try SignedData.parse(signature) } catch let error as AxisError {
-            return run.stop(.failed(.structure, "the signature is not a CMS/PKCS#7 structure: \(error.message)"))
+            return (run.stop(.failed(.structure, "the signature is not a CMS/PKCS#7 structure: \(error.message)")), nil)
         }
         guard cms.isSignedData else {
-            return run.stop(.failed(.structure, "the CMS structure is not SignedData (it is \(Self.name(OBJ_obj2nid(CMS_get0_type(cms.handle)))))"))
+            return (run.stop(.failed(.structure, "the CMS structure is not SignedData (it is \(Self.name(OBJ_obj2nid(CMS_get0_type(cms.handle)))))")), nil)
         }
         let signerInfos = cms.signerInfos
         guard signerInfos.count == 1, let signerInfo = signerInfos.first else {
-            return run.stop(.failed(.structure, "the signature has \(signerInfos.count) signers; Axis accepts exactly one"))
+            return (run.stop(.failed(.structure, "the signature has \(signerInfos.count) signers; Axis accepts exactly one")), nil)
         }
-        guard cms.isDetached else {
-            return run.stop(.failed(.structure, "the signature embeds its content; Axis needs a detached signature over the document "
-                + "bytes (openssl cms -sign without -nodetach)"))
+        let content: [UInt8]?
+        if document == nil {
+            guard !cms.isDetached, let embedded = cms.embeddedContent else {
+                return (run.stop(.failed(.structure, "the signature is detached; this check needs one that embeds its content")), nil)
+            }
+            content = embedded
+        } else {
+            guard cms.isDetached else {
+                return (run.stop(.failed(.structure, "the signature embeds its content; Axis needs a detached signature over the "
+                    + "document bytes (openssl cms -sign without -nodetach)")), nil)
+            }
+            content = nil
         }
-        return try withCarriedCertificates(cms) { carried in
+        let report = try withCarriedCertificates(cms) { carried -> SignatureReport in
             guard let signerHandle = carried.first(where: { CMS_SignerInfo_cert_cmp(signerInfo, $0) == 0 })
                     ?? (trust.intermediates + trust.anchors).first(where: { CMS_SignerInfo_cert_cmp(signerInfo, $0.handle) == 0 })?.handle else {
                 return run.stop(.failed(.structure, "the signature does not carry the signer's certificate; include it when signing "
                     + "(openssl cms -sign without -nocerts)"))
             }
-            run.add(.passed(.structure, "CMS SignedData, detached, one signer, \(carried.count) certificate(s) included"))
-            return try verifySigner(signerInfo, signerHandle: signerHandle, cms: cms, carried: carried,
-                                    document: document, binding: binding, run: &run)
+            let form = content == nil ? "detached" : "content embedded"
+            run.add(.passed(.structure, "CMS SignedData, \(form), one signer, \(carried.count) certificate(s) included"))
+            if let document {
+                return try verifySigner(signerInfo, signerHandle: signerHandle, cms: cms, carried: carried,
+                                        document: document, binding: binding, run: &run)
+            }
+            return try (content ?? []).withUnsafeBytes {
+                try verifySigner(signerInfo, signerHandle: signerHandle, cms: cms, carried: carried,
+                                 document: $0, binding: binding, run: &run)
+            }
         }
+        return (report, content)
     }
 
     private func verifySigner(_ signerInfo: OpaquePointer, signerHandle: OpaquePointer, cms: SignedData, carried: [OpaquePointer],
@@ -386,7 +415,7 @@ private struct Run {
     /// Records `outcome` and marks every check not yet run as skipped: nothing more can be checked.
     mutating func stop(_ outcome: CheckOutcome) -> SignatureReport {
         add(outcome)
-        for check in SignatureCheck.allCases where !checks.contains(where: { $0.check == check }) {
+        for check in SignatureCheck.allCases where check != .receiptContent && !checks.contains(where: { $0.check == check }) {
             checks.append(.skipped(check, "not checked: the signature could not be read"))
         }
         return report
