@@ -99,6 +99,27 @@ static inline long axis_cms_embedded_content(CMS_ContentInfo *cms, const unsigne
     return ASN1_STRING_length(*pos);
 }
 
+/// DER of one signed attribute of a SignerInfo (caller frees `*out` with OPENSSL_free); -1 on failure.
+static inline int axis_cms_signed_attr_der(CMS_SignerInfo *si, int index, unsigned char **out) {
+    X509_ATTRIBUTE *attr = CMS_signed_get_attr(si, index);
+    if (attr == NULL) return -1;
+    *out = NULL;
+    return i2d_X509_ATTRIBUTE(attr, out);
+}
+
+/// Sets the SignerInfo's signature value (for signatures computed outside CMS, e.g. Ed25519).
+static inline int axis_cms_set_signature(CMS_SignerInfo *si, const unsigned char *sig, int len) {
+    ASN1_OCTET_STRING *os = CMS_SignerInfo_get0_signature(si);
+    return os != NULL && ASN1_STRING_set(os, sig, len) == 1;
+}
+
+/// Sets the SignerInfo's signatureAlgorithm to `nid` with absent parameters (RFC 8419 for Ed25519).
+static inline int axis_cms_set_signature_algorithm(CMS_SignerInfo *si, int nid) {
+    X509_ALGOR *sig = NULL;
+    CMS_SignerInfo_get0_algs(si, NULL, NULL, NULL, &sig);
+    return sig != NULL && X509_ALGOR_set0(sig, OBJ_nid2obj(nid), V_ASN1_UNDEF, NULL) == 1;
+}
+
 /// X509_STORE_CTX app data lives at ex_data index 0 (the macro form is not importable).
 static inline int axis_store_ctx_set_app_data(X509_STORE_CTX *ctx, void *data) {
     return X509_STORE_CTX_set_ex_data(ctx, 0, data);

@@ -165,9 +165,13 @@ final class Digests: @unchecked Sendable {
 public enum DetachedSigner {
     /// A DER CMS SignedData over `content` (not embedded), with signed attributes (content type,
     /// signing time, message digest) and the signer's certificate plus `chain`.
-    public static func sign(_ content: [UInt8], key: PrivateKey, certificate: Certificate, chain: [Certificate] = []) throws -> [UInt8] {
+    public static func sign(_ content: [UInt8], key: PrivateKey, certificate: Certificate, chain: [Certificate] = [],
+                            signingTime: Timestamp = SystemClock().now()) throws -> [UInt8] {
         guard key.matches(certificate) else {
             throw AxisError(.config, "the private key does not belong to certificate \(certificate.subject)")
+        }
+        if key.info.kind == .ed25519 {
+            return try Ed25519CMS.signDetached(content, key: key, certificate: certificate, chain: chain, signingTime: signingTime)
         }
         return try SignedData.sign(content, key: key, certificate: certificate, chain: chain)
     }
@@ -178,6 +182,9 @@ public enum DetachedSigner {
                                     chain: [Certificate] = []) throws -> [UInt8] {
         guard key.matches(certificate) else {
             throw AxisError(.config, "the private key does not belong to certificate \(certificate.subject)")
+        }
+        guard key.info.kind != .ed25519 else {
+            throw AxisError(.config, "attached (receipt) signatures need an RSA or EC key; OpenSSL 3.0 CMS cannot embed content with Ed25519")
         }
         return try SignedData.sign(content, key: key, certificate: certificate, chain: chain, detached: false)
     }

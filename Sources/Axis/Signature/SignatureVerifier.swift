@@ -191,8 +191,11 @@ public final class SignatureVerifier: @unchecked Sendable {
 
     private func signatureOutcome(_ signerInfo: OpaquePointer, signerHandle: OpaquePointer, cms: SignedData, digestNID: Int32,
                                   document: UnsafeRawBufferPointer) -> CheckOutcome {
+        let ed25519 = Ed25519CMS.isEd25519(signerHandle)
         guard SignedData.hasSignedAttributes(signerInfo) else {
-            switch cms.verifyWithoutAttributes(content: document, signer: signerHandle) {
+            let result = ed25519 ? Ed25519CMS.verify(signerInfo, signer: signerHandle, content: document)
+                                 : cms.verifyWithoutAttributes(content: document, signer: signerHandle)
+            switch result {
             case .success: return .passed(.signature, "valid over the \(document.count) document bytes (no signed attributes)")
             case .failure(let error):
                 return .failed(.signature, "the signature does not match the document bytes (altered document, or signed with "
@@ -212,7 +215,9 @@ public final class SignatureVerifier: @unchecked Sendable {
             problems.append("the document's \(Self.name(digestNID)) does not match the signed messageDigest: the document bytes "
                 + "are not the ones that were signed")
         }
-        if case .failure(let error) = SignedData.verifySignedAttributes(signerInfo, signer: signerHandle) {
+        let attributesResult = ed25519 ? Ed25519CMS.verify(signerInfo, signer: signerHandle, content: document)
+                                       : SignedData.verifySignedAttributes(signerInfo, signer: signerHandle)
+        if case .failure(let error) = attributesResult {
             problems.append("the signature over the signed attributes does not verify with the signer's key: \(error.message)")
         }
         return problems.isEmpty
@@ -317,6 +322,8 @@ public final class SignatureVerifier: @unchecked Sendable {
                 let date = problem.revokedOn.map { " on \($0)" } ?? ""
                 revocationProblems.append("\(problem.subject) was revoked\(date)")
             } else if problem.code == X509_V_ERR_UNABLE_TO_GET_CRL {
+                // Without a trusted chain there is no issuer whose CRL we could want.
+                if problems.contains(where: { !Self.revocationErrors.contains($0.code) }) { continue }
                 let message = "no CRL for \(problem.subject) from its issuer in the CRL directory"
                 if policy.missingCRL == .reject {
                     revocationProblems.append(message + " (policy missingCRL=reject: add the issuer's CRL)")
