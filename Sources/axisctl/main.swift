@@ -26,6 +26,7 @@ let spec = CommandSpec(
         ]),
         VerifyCommand.spec,
         ExportCommand.spec,
+        CommandSpec("pki", summary: "Development PKI tools (NOT FOR PRODUCTION).", subcommands: [PKICommand.initSpec]),
     ],
     examples: ["axisctl journal check /var/lib/axis"])
 
@@ -64,6 +65,8 @@ do {
             exit(try JournalCommands.dump(command))
         case ["verify"]:
             exit(try VerifyCommand.run(command))
+        case ["pki", "init"]:
+            exit(try PKICommand.initialize(command))
         case ["export"]:
             exit(try ExportCommand.run(command))
         default:
