@@ -8,13 +8,14 @@ import Foundation
 ///     axis-bench journal-replay […]   recovery time of an existing journal
 ///     axis-bench journal-codec […]    per-record CPU cost of CRC32C, SHA-256, frame encode/decode
 ///     axis-bench journal-child […]    appends forever and prints ACK lines (for JournalProcessCrashTests)
+///     axis-bench verify […]           signature verifications/s next to `openssl speed`
 ///
 /// Exit codes: 0 ok, 1 failed, 64 usage.
 
 let spec = CommandSpec(
     "axis-bench",
     summary: "Measures Axis components on this machine, and hosts the crash-test child.",
-    subcommands: [JournalBenchmark.spec, JournalReplayCommand.spec, JournalCodecBenchmark.spec, JournalCrashChild.spec],
+    subcommands: [JournalBenchmark.spec, JournalReplayCommand.spec, JournalCodecBenchmark.spec, JournalCrashChild.spec, VerifyBenchmark.spec],
     examples: ["axis-bench journal", "axis-bench journal --help"])
 
 let words = Array(CommandLine.arguments.dropFirst())
@@ -75,6 +76,12 @@ case "journal-codec":
     }
 case "journal-child":
     run("journal-child") { JournalCrashChild.run(try JournalCrashChild.config(from: command)) }
+case "verify":
+    run("verify") {
+        let report = try VerifyBenchmark.run(try VerifyBenchmark.config(from: command),
+                                             command: "axis-bench " + words.joined(separator: " "), progress: { printErr("… " + $0) })
+        print(command.flag("json") ? try jsonText(report) : VerifyBenchmark.render(report))
+    }
 default:
     // The parser only returns a bare root when it has no subcommand to run; it reports that itself.
     printErr(ArgumentParser(spec).helpText(for: command.path))

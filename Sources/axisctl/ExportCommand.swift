@@ -9,6 +9,7 @@ enum ExportCommand {
             .value("data", valueName: "DIR", help: "The axisd data directory (required)."),
             .value("out", valueName: "DIR", help: "A new or empty directory for the bundle (required)."),
             .repeatable("trust", valueName: "PATH", help: "Also copy these trust anchors (bundle or directory) into the bundle."),
+            .value("intermediates", valueName: "DIR", help: "Intermediate CA certificates (to load the trust configuration)."),
             .value("crl-dir", valueName: "DIR", help: "Also copy these CRLs into the bundle."),
         ],
         positionals: [.required("document-id", help: "The axis document id (32 hex digits).")],

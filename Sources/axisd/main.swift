@@ -100,21 +100,31 @@ core.withState { state in
 do {
     _ = try core.recordAndWait([.checkpoint(Checkpoint(at: core.clock.now(), note: "axisd started pid=\(getpid())"))])
     if demo {
-        let seeded = try Demo.seedDirectory(core)
+        let setup = try Demo.prepare(core)
+        log.info("demo.pki", ["directory": setup.pki.directory, "created": String(setup.createdPKI),
+                              "note": "development PKI, not for production"])
+        let seeded = try Demo.seedDirectory(core, pki: setup.pki)
         log.info("demo.directory", ["agencies": Demo.agencyCodes.joined(separator: ","), "registered_now": String(seeded)])
-        let exchange = try Demo.exchangeOneDocument(core)
+        let exchange = try Demo.exchangeOneDocument(core, setup: setup)
+        let accepted = exchange.accepted
         log.info("demo.accepted", ["document": exchange.document.hex, "from": Demo.agencyCodes[0], "to": Demo.agencyCodes[2],
-                                   "sequence": String(exchange.accepted.sequence), "chain": exchange.accepted.chain.hex,
-                                   "sha256": exchange.payload.sha256.hex])
+                                   "signer": exchange.signature.signer?.subject ?? "", "sequence": String(accepted.position.sequence),
+                                   "chain": accepted.position.chain.hex, "sha256": accepted.record.payload.sha256.hex,
+                                   "receipt_bytes": String(accepted.signedReceipt.count)])
         log.info("demo.delivered", ["document": exchange.document.hex, "recipient": Demo.agencyCodes[2],
-                                    "acknowledged_sequence": String(exchange.acknowledged.sequence)])
+                                    "acknowledged_sequence": String(exchange.acknowledged.sequence),
+                                    "recipient_receipt": exchange.recipientReceipt.isTrusted ? "verified" : "rejected"])
+        let trustFlags = "--trust \(setup.pki.directory)/trust --crl-dir \(setup.pki.directory)/crl"
         print("""
             Axis demo is running. Data directory: \(dataDir)
-              accepted document \(exchange.document) from \(Demo.agencyCodes[0]) to \(Demo.agencyCodes[2]) (journal sequence \(exchange.accepted.sequence))
-              delivered and acknowledged by \(Demo.agencyCodes[2]) (journal sequence \(exchange.acknowledged.sequence))
-            Inspect the journal from another terminal:
+              accepted document \(exchange.document) from \(Demo.agencyCodes[0]) to \(Demo.agencyCodes[2]) (journal sequence \(accepted.position.sequence))
+                signature by \(exchange.signature.signer?.subject ?? "?") verified; receipt signed by the axis
+              delivered and acknowledged by \(Demo.agencyCodes[2]) with its signed receipt (journal sequence \(exchange.acknowledged.sequence))
+            Development PKI (NOT FOR PRODUCTION): \(setup.pki.directory)
+            From another terminal:
               swift run axisctl journal check \(dataDir)
-              swift run axisctl journal dump \(dataDir)
+              swift run axisctl verify --data \(dataDir) \(exchange.document) \(trustFlags)
+              swift run axisctl export --data \(dataDir) \(exchange.document) --out /tmp/axis-evidence-\(exchange.document.hex.prefix(8)) \(trustFlags)
             Stop with Ctrl-C; run again to see the journal replayed.
             """)
         fflush(stdout)

@@ -8,8 +8,9 @@ final class AxisctlJournalTests: XCTestCase {
     func makeJournal() throws -> String {
         let data = try makeTempDirectory(self)
         let core = try AxisCore(layout: AxisCore.Layout(data: data), clock: ManualClock(millis: 1_795_000_000_000))
-        _ = try Demo.seedDirectory(core)
-        _ = try Demo.exchangeOneDocument(core)
+        let setup = try Demo.prepare(core)
+        _ = try Demo.seedDirectory(core, pki: setup.pki)
+        _ = try Demo.exchangeOneDocument(core, setup: setup)
         core.close()
         return data
     }

@@ -1,56 +1,122 @@
-/// What `axisd --demo` sets up and shows: four demo agencies, and one document accepted and carried
-/// through the journal to its recipient, so a new user sees the whole path on the first run.
+/// What `axisd --demo` sets up and shows: a development PKI, four demo agencies bound to their
+/// signing certificates, and one signed document accepted, receipted and carried through the journal
+/// to its recipient, so a new user sees the whole path on the first run.
 ///
-/// Until the network listeners land, the demo exercises the core in-process: the document is
-/// stored in the payload store, accepted, leased to the recipient and acknowledged — each step a
-/// durable journal record, exactly as the daemon will write them for a real client.
+/// Until the network listeners land, the demo exercises the core in-process, exactly as the daemon
+/// will for a real client: the sender signs, the axis verifies the signature against the PKI and the
+/// agency directory, journals the acceptance, signs its receipt; the recipient leases the document,
+/// reads it back, and acknowledges with its own signed receipt.
 public enum Demo {
     public static let agencyCodes = ["000.00.00.G22", "000.00.00.G17", "000.00.00.H29", "000.00.00.H41"]
     public static let agencyNames = ["Văn phòng Chính phủ (demo)", "Bộ Tài chính (demo)",
                                      "UBND tỉnh Hà Nội (demo)", "UBND TP Hồ Chí Minh (demo)"]
 
-    /// Registers the demo agencies unless they exist. Returns how many records it wrote.
-    public static func seedDirectory(_ core: AxisCore) throws -> Int {
+    /// The demo's signing material: the development PKI under `<data>/pki`, a verifier that trusts it,
+    /// and the axis's receipt signer.
+    public struct Setup: Sendable {
+        public let pki: DevelopmentPKI
+        public let verifier: SignatureVerifier
+        public let issuer: ReceiptIssuer
+        /// True when this run created the PKI.
+        public let createdPKI: Bool
+    }
+
+    public static func pkiDirectory(_ core: AxisCore) -> String { PathJoin.join(core.layout.data, "pki") }
+
+    /// Opens the development PKI under the data directory, creating it on the first run.
+    public static func prepare(_ core: AxisCore) throws -> Setup {
+        let directory = pkiDirectory(core)
+        let created = !PosixStorage().fileExists(PathJoin.join(directory, "trust"))
+        let pki = created ? try DevelopmentPKI.create(at: directory, now: core.clock.now()) : try DevelopmentPKI.open(directory)
+        let verifier = SignatureVerifier(trust: try TrustStore.load(pki.trustConfiguration), clock: core.clock)
+        let issuer = try ReceiptIssuer.load(keyPath: pki.axisKeyPath, certificatePath: pki.axisChainPath)
+        return Setup(pki: pki, verifier: verifier, issuer: issuer, createdPKI: created)
+    }
+
+    /// Registers the demo agencies, each bound to its development certificate, unless already so.
+    /// Returns how many directory records it wrote.
+    public static func seedDirectory(_ core: AxisCore, pki: DevelopmentPKI) throws -> Int {
         let now = core.clock.now()
-        let missing = try zip(agencyCodes, agencyNames).compactMap { code, name -> JournalRecord? in
+        let changes = try zip(agencyCodes, agencyNames).compactMap { code, name -> JournalRecord? in
             let agency = try AgencyCode(code)
-            if core.withState({ $0.agencies[agency] != nil }) { return nil }
-            return .agencyChanged(AgencyChanged(agency: AgencyEntry(code: agency, name: name, email: "vanthu@\(code).demo"),
-                                                at: now, actor: .policy("demo"), reason: "axisd --demo"))
+            let fingerprints = pki.agency(code).map { [$0.fingerprint] } ?? []
+            let existing = core.withState { $0.agencies[agency] }
+            if let existing, existing.certificateFingerprints == fingerprints { return nil }
+            var entry = existing ?? AgencyEntry(code: agency, name: name, email: "vanthu@\(code).demo")
+            entry.certificateFingerprints = fingerprints
+            return .agencyChanged(AgencyChanged(agency: entry, at: now, actor: .policy("demo"),
+                                                reason: "axisd --demo: bind the development PKI certificate"))
         }
-        if !missing.isEmpty { _ = try core.recordAndWait(missing) }
-        return missing.count
+        if !changes.isEmpty { _ = try core.recordAndWait(changes) }
+        return changes.count
     }
 
     public struct Exchange: Sendable {
-        public var document: DocumentID
-        public var payload: PayloadRef
-        public var accepted: AppendReceipt
-        public var acknowledged: AppendReceipt
+        public let accepted: AcceptedDocument
+        public let signature: SignatureReport
+        public let acknowledged: AppendReceipt
+        public let recipientReceipt: SignatureReport
+        public var document: DocumentID { accepted.record.id }
     }
 
-    /// Sends one demo document from G22 to H29 and has H29 take and acknowledge it.
-    public static func exchangeOneDocument(_ core: AxisCore) throws -> Exchange {
+    /// Sends one signed demo document from G22 to H29 and has H29 take it and acknowledge it with a
+    /// signed receipt.
+    public static func exchangeOneDocument(_ core: AxisCore, setup: Setup) throws -> Exchange {
         let sender = try AgencyCode(agencyCodes[0])
         let recipient = try AgencyCode(agencyCodes[2])
         let now = core.clock.now()
         var rng = SystemRandomNumberGenerator()
         let id = DocumentID.generate(at: now, using: &rng)
         let body = Array("Axis demo document \(id) sent \(now)\n".utf8)
+
+        // The sender signs; the axis verifies against the PKI and the directory, as ingress will.
+        let signature = try sign(body, as: sender.rawValue, pki: setup.pki)
+        let senderBinding = try binding(for: sender, core)
+        let report = try setup.verifier.verify(document: body, signature: signature, binding: senderBinding)
+        guard case .trusted(let signer) = report.verdict else {
+            throw AxisError(.crypto, "demo signature rejected: \(report.failures.map(\.description).joined(separator: "; "))")
+        }
         let payload = try core.payloads.storeAndWait(body)
-        let accepted = try core.recordAndWait([.documentAccepted(DocumentAccepted(
+        let signatureRef = try core.payloads.storeAndWait(signature)
+        let accepted = try core.accept(DocumentAccepted(
             id: id, sender: sender, recipients: [recipient], senderDocumentID: "demo-\(id.hex.prefix(12))",
-            subject: "Axis demo", contentType: "text/plain; charset=utf-8", payload: payload,
-            ingress: .admin, acceptedAt: now))])[0]
+            subject: "Axis demo", contentType: "text/plain; charset=utf-8", payload: payload, signature: signatureRef,
+            signerFingerprint: signer.fingerprint, signerSubject: signer.subject, ingress: .admin, acceptedAt: now),
+            issuer: setup.issuer)
+
+        // The recipient takes the document, reads the exact bytes back, and acknowledges with its own
+        // signed receipt (a detached signature over the bytes it received).
         _ = try core.recordAndWait([.deliveryLeased(DeliveryLeased(
             document: id, recipient: recipient, at: now, until: Timestamp(millis: now.millis + 30_000),
             actor: .agency(recipient)))])
-        // The recipient reads the exact bytes back before acknowledging, as a real client would.
-        guard try core.payloads.read(payload) == body else {
-            throw AxisError(.payloadCorrupt, "demo document did not read back byte-exact")
+        let received = try core.payloads.read(payload)
+        guard received == body else { throw AxisError(.payloadCorrupt, "demo document did not read back byte-exact") }
+        let receipt = try sign(received, as: recipient.rawValue, pki: setup.pki)
+        let receiptReport = try ReceiptVerification.recipientReceipt(receipt, document: received,
+                                                                     recipient: try binding(for: recipient, core),
+                                                                     verifier: setup.verifier)
+        guard receiptReport.isTrusted else {
+            throw AxisError(.crypto, "demo recipient receipt rejected: \(receiptReport.failures.map(\.description).joined(separator: "; "))")
         }
+        let receiptRef = try core.payloads.storeAndWait(receipt)
         let acked = try core.recordAndWait([.deliveryAcknowledged(DeliveryAcknowledged(
-            document: id, recipient: recipient, at: core.clock.now(), actor: .agency(recipient)))])[0]
-        return Exchange(document: id, payload: payload, accepted: accepted, acknowledged: acked)
+            document: id, recipient: recipient, at: core.clock.now(), actor: .agency(recipient), receipt: receiptRef))])[0]
+        return Exchange(accepted: accepted, signature: report, acknowledged: acked, recipientReceipt: receiptReport)
+    }
+
+    static func sign(_ bytes: [UInt8], as code: String, pki: DevelopmentPKI) throws -> [UInt8] {
+        guard let credential = pki.agency(code) else { throw AxisError(.config, "the development PKI has no certificate for \(code)") }
+        guard let certificate = try Certificate.load(file: credential.certificatePath).first else {
+            throw AxisError(.config, "\(credential.certificatePath) holds no certificate")
+        }
+        return try DetachedSigner.sign(bytes, key: try PrivateKey.load(file: credential.keyPath), certificate: certificate,
+                                       chain: try Certificate.load(file: pki.intermediateCertificatePath))
+    }
+
+    static func binding(for agency: AgencyCode, _ core: AxisCore) throws -> AgencyBinding {
+        guard let entry = core.withState({ $0.agencies[agency] }) else {
+            throw AxisError(.config, "demo agency \(agency) is not in the directory")
+        }
+        return AgencyBinding(entry)
     }
 }

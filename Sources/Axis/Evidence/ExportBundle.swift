@@ -49,11 +49,13 @@ public enum ExportBundle {
 
         try put("document", try payload(accepted.record.payload))
         var signingTime: Timestamp?
+        var ed25519Signers: Set<String> = []
         if let signatureRef = accepted.record.signature {
             let signature = try payload(signatureRef)
             try put("document.p7s", signature)
             let (signer, others, time) = try signatureCertificates(signature)
             signingTime = time
+            if signer?.publicKey?.kind == .ed25519 { ed25519Signers.insert("document.p7s") }
             if let signer { try put("signer.pem", Array(signer.pem.utf8)) }
             if !others.isEmpty { try put("chain.pem", Array(others.map(\.pem).joined().utf8)) }
         }
@@ -65,14 +67,17 @@ public enum ExportBundle {
             }
         }
         for (recipient, ref) in recipientReceipts {
-            try put("recipient-\(recipient.rawValue).p7s", try payload(ref))
+            let receipt = try payload(ref)
+            let name = "recipient-\(recipient.rawValue).p7s"
+            try put(name, receipt)
+            if (try? signatureCertificates(receipt))?.0?.publicKey?.kind == .ed25519 { ed25519Signers.insert(name) }
         }
         if let trust {
             try put("trust.pem", Array(trust.anchors.map(\.pem).joined().utf8))
             if !trust.revocationLists.isEmpty { try put("crls.pem", Array(trust.revocationLists.map(\.pem).joined().utf8)) }
         }
         try put("README.txt", Array(readme(accepted.record, sequence: accepted.entry.sequence, files: Set(files),
-                                           signingTime: signingTime).utf8))
+                                           signingTime: signingTime, ed25519: ed25519Signers).utf8))
         return Written(directory: output, files: files)
     }
 
@@ -87,7 +92,8 @@ public enum ExportBundle {
         return (signer, certificates.filter { $0 !== signer }, time)
     }
 
-    static func readme(_ a: DocumentAccepted, sequence: UInt64, files: Set<String>, signingTime: Timestamp?) -> String {
+    static func readme(_ a: DocumentAccepted, sequence: UInt64, files: Set<String>, signingTime: Timestamp?,
+                       ed25519: Set<String>) -> String {
         let trustFile = files.contains("trust.pem") ? "trust.pem" : "YOUR-TRUSTED-ROOTS.pem"
         var step = 1
         func next() -> Int { step += 1; return step }
@@ -135,6 +141,27 @@ public enum ExportBundle {
 
                openssl cms -verify -binary -inform DER -in receipt.p7s -CAfile \(trustFile) -purpose any -out receipt.checked.json
                cmp receipt.json receipt.checked.json
+
+            """
+        }
+        let recipientFiles = files.filter { $0.hasPrefix("recipient-") }.sorted()
+        if !recipientFiles.isEmpty {
+            text += """
+
+            \(next()). Receipts signed by recipients when they acknowledged (detached signatures over the document):
+
+
+            """
+            for name in recipientFiles {
+                text += "   openssl cms -verify -binary -inform DER -in \(name) -content document -CAfile \(trustFile) -purpose any -out /dev/null\n"
+            }
+        }
+        if !ed25519.isEmpty {
+            text += """
+
+            Note: \(ed25519.sorted().joined(separator: ", ")) \(ed25519.count == 1 ? "is" : "are") signed with Ed25519 (RFC 8419). OpenSSL 3's
+            cms command cannot check Ed25519 CMS signatures (openssl/openssl#11915), so its command above fails
+            with "invalid digest"; axisctl verify --data checks them.
 
             """
         }
