@@ -176,7 +176,8 @@ public final class SignatureVerifier: @unchecked Sendable {
                     problems.append("\(key) is too weak; at least RSA-\(policy.minimumRSABits) is required")
                 }
             case .ed25519:
-                break
+                // RFC 8419 §3.1: with Ed25519 the message digest is SHA-512.
+                if digest != NID_sha512 { problems.append("Ed25519 signatures must use SHA-512 as the digest (RFC 8419)") }
             case .ec where key.curve == "P-256" || key.curve == "P-384":
                 break
             case .ec:

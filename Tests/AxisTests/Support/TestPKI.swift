@@ -3,7 +3,8 @@ import XCTest
 
 /// A throwaway test PKI built with the `openssl` command-line tool only (never with Axis code), plus
 /// two signers that do not share code with Axis: `openssl cms -sign` and Python `cryptography`
-/// (Tests/tools/cms_sign.py). Tests of the Axis signature verifier use it as an independent oracle.
+/// (Tests/tools/cms_sign.py; for Ed25519 with asn1crypto), and an Ed25519 CMS verifier in Python
+/// (Tests/tools/cms_verify_ed25519.py). Tests of the Axis signature code use them as independent oracles.
 ///
 /// Layout of `directory`:
 ///
@@ -33,9 +34,9 @@ final class TestPKI: Sendable {
         case ecP256
         /// EC P-384, main agency, valid now.
         case ecP384
-        /// Ed25519, main agency, valid now. Neither signer can make a CMS signature with it on OpenSSL 3.0
-        /// (`openssl cms` lacks EdDSA: openssl/openssl#11915; cryptography's PKCS7 builder takes RSA and EC
-        /// keys only), so both sign functions throw `XCTSkip` for it; the certificate itself is fine.
+        /// Ed25519, main agency, valid now. `openssl cms` (OpenSSL 3.0) cannot make a CMS signature with it
+        /// (no EdDSA: openssl/openssl#11915), so `opensslSign` throws `XCTSkip` for it; `pythonSign` builds
+        /// the RFC 8419 structure itself (asn1crypto plus cryptography's Ed25519 primitive, always SHA-512).
         case ed25519
         /// EC P-256, main agency, valid 2020-01-01 … 2021-01-01.
         case expired
@@ -85,6 +86,7 @@ final class TestPKI: Sendable {
     /// signing time), RSA PKCS#1 v1.5, signer certificate and intermediate included.
     struct SignOptions: Sendable {
         enum Digest: String, Sendable, CaseIterable { case sha256, sha384, sha512 }
+        /// Ignored for `ed25519` by `pythonSign`: RFC 8419 §3.1 fixes SHA-512 there.
         var digest: Digest = .sha256
         /// false: no signed attributes (`-noattr` / `NoAttributes`): no signing time, the signature covers
         /// the content itself.
@@ -471,19 +473,19 @@ final class TestPKI: Sendable {
         }
     }
 
-    /// Same as `opensslSign`, made by Python `cryptography`'s `PKCS7SignatureBuilder` (Tests/tools/cms_sign.py).
-    /// Throws `XCTSkip` for `ed25519` (the builder takes RSA and EC keys only) and for anything else the
-    /// script reports as unsupported (exit status 3); fails when python3 or `cryptography` is missing.
+    /// Same as `opensslSign`, made by Python `cryptography`'s `PKCS7SignatureBuilder` (Tests/tools/cms_sign.py);
+    /// for `ed25519` the script assembles the RFC 8419 SignedData with asn1crypto and signs with
+    /// cryptography's Ed25519 primitive, always with SHA-512 (`options.digest` is ignored; the other options
+    /// apply). Throws `XCTSkip` for anything the script reports as unsupported (exit status 3); fails when
+    /// python3, `cryptography` or (for Ed25519) `asn1crypto` is missing.
     func pythonSign(_ document: [UInt8], leaf name: LeafName, options: SignOptions = SignOptions()) throws -> [UInt8] {
         let leaf = self.leaf(name)
-        if name == .ed25519 {
-            throw XCTSkip("Python cryptography's PKCS7SignatureBuilder signs with RSA and EC keys only, not Ed25519")
-        }
         try checkPSS(options, leaf)
+        let digest = name == .ed25519 ? SignOptions.Digest.sha512 : options.digest
         return try withScratch { input, output in
             try Data(document).write(to: URL(fileURLWithPath: input))
             var arguments = [Self.pythonSignerPath(), "--cert", leaf.certPath, "--key", leaf.keyPath, "--in", input,
-                             "--out", output, "--hash", options.digest.rawValue]
+                             "--out", output, "--hash", digest.rawValue]
             if !options.signedAttributes { arguments.append("--no-attributes") }
             if options.rsaPSS { arguments.append("--pss") }
             if !options.includeSignerCertificate { arguments.append("--no-certs") }
@@ -494,19 +496,59 @@ final class TestPKI: Sendable {
             switch result.status {
             case 0: return [UInt8](try Data(contentsOf: URL(fileURLWithPath: output)))
             case 3: throw XCTSkip("cms_sign.py: \(result.output.trimmingCharacters(in: .whitespacesAndNewlines))")
-            case 4:
-                throw TestPKIError("Python 'cryptography' is missing: `python3 -m pip install cryptography` or "
-                    + "`apt-get install python3-cryptography` (.ci/run does this); \(result.output)")
+            case 4: throw Self.missingPythonLibrary(result)
             default: throw TestPKIError("python3 cms_sign.py failed (exit \(result.status)):\n\(result.output)")
             }
         }
     }
 
+    /// The verdict of Tests/tools/cms_verify_ed25519.py on a detached Ed25519 CMS signature.
+    struct PythonVerification: Sendable {
+        /// true: the signature is valid over `content` (RFC 8419 / RFC 5652 §5.4; the chain is not checked).
+        let valid: Bool
+        /// The script's one-line verdict: `valid: …` or `invalid: <why>`.
+        let message: String
+    }
+
+    /// Verifies a detached Ed25519 CMS `signature` (DER or PEM) over `content` with Python only (asn1crypto
+    /// parses, cryptography's Ed25519 primitive checks): true when valid, false when invalid. The chain is
+    /// not checked. Fails when python3, `cryptography` or `asn1crypto` is missing, or on a usage error.
+    func pythonVerifyEd25519(signature: [UInt8], content: [UInt8]) throws -> Bool {
+        try pythonVerifyEd25519Verdict(signature: signature, content: content).valid
+    }
+
+    /// `pythonVerifyEd25519` with the script's reason, for messages and for asserting why it rejects.
+    func pythonVerifyEd25519Verdict(signature: [UInt8], content: [UInt8]) throws -> PythonVerification {
+        try withScratch { contentPath, signaturePath in
+            try Data(content).write(to: URL(fileURLWithPath: contentPath))
+            try Data(signature).write(to: URL(fileURLWithPath: signaturePath))
+            let result = try Self.run("python3", [Self.pythonToolPath("cms_verify_ed25519.py"), "--signature", signaturePath,
+                                                  "--content", contentPath], logDirectory: directory + "/work")
+            let message = result.output.trimmingCharacters(in: .whitespacesAndNewlines)
+            switch result.status {
+            case 0: return PythonVerification(valid: true, message: message)
+            case 1: return PythonVerification(valid: false, message: message)
+            case 4: throw Self.missingPythonLibrary(result)
+            default: throw TestPKIError("python3 cms_verify_ed25519.py failed (exit \(result.status)):\n\(result.output)")
+            }
+        }
+    }
+
+    private static func missingPythonLibrary(_ result: ProcessResult) -> TestPKIError {
+        TestPKIError("a Python library is missing: `python3 -m pip install cryptography asn1crypto` or "
+            + "`apt-get install python3-cryptography python3-asn1crypto` (.ci/run does this); \(result.output)")
+    }
+
     /// Tests/tools/cms_sign.py, found from this source file's path.
     static func pythonSignerPath(_ filePath: String = #filePath) -> String {
-        // <package>/Tests/AxisTests/Support/TestPKI.swift → <package>/Tests/tools/cms_sign.py
+        pythonToolPath("cms_sign.py", filePath)
+    }
+
+    /// Tests/tools/<name>, found from this source file's path.
+    static func pythonToolPath(_ name: String, _ filePath: String = #filePath) -> String {
+        // <package>/Tests/AxisTests/Support/TestPKI.swift → <package>/Tests/tools/<name>
         URL(fileURLWithPath: filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("tools/cms_sign.py").path
+            .deletingLastPathComponent().appendingPathComponent("tools").appendingPathComponent(name).path
     }
 
     private func checkPSS(_ options: SignOptions, _ leaf: Leaf) throws {
