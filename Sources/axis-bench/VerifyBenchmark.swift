@@ -279,7 +279,7 @@ enum VerifyBenchmark {
         if let failure = results.compactMap(\.failure).first {
             throw AxisError(.crypto, "\(s.algorithm.label) verification could not run: \(failure)")
         }
-        guard let w = window.read({ $0 }) else { preconditionFailure("the observer stores its window before counting down") }
+        guard let w = window.read({ $0 }) else { throw AxisError(.crypto, "internal: the window observer stored no measurement") }
 
         let seconds = Double(until - from) / 1e9
         let latencies = results.flatMap(\.latencies)
