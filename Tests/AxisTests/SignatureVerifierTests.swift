@@ -312,6 +312,47 @@ final class SignatureVerifierTests: XCTestCase {
         XCTAssertEqual(failedChecks(later), [.revocation])
     }
 
+    func testWarmCacheGivesTheSameVerdictsAsAColdCheck() throws {
+        // The second verification of a signer takes the cached path (certificates stripped, the cached
+        // signer used): every verdict must be the one a cold verifier gives.
+        let warm = try verifier()
+        var flipped = document
+        flipped[100] ^= 0x04
+        // (An expired signer is never cached: entries live until the certificate's notAfter.)
+        for leaf in [TestPKI.LeafName.rsa2048, .ecP256, .ecP384] {
+            let signature = try pki.opensslSign(document, leaf: leaf)
+            var badValue = signature
+            badValue[badValue.count - 5] ^= 0x10
+            _ = try warm.verify(document: document, signature: signature, binding: try mainBinding())
+            let other = AgencyBinding(agency: try AgencyCode(TestPKI.otherAgencyCode), subjectRule: "O=\(TestPKI.otherOrganization)")
+            for (what, doc, sig, binding) in [("good", document, signature, try mainBinding()), ("flipped document", flipped, signature, try mainBinding()),
+                                              ("bad signature value", document, badValue, try mainBinding()), ("other agency", document, signature, other)] {
+                let cold = try verifier().verify(document: doc, signature: sig, binding: binding)
+                let hot = try warm.verify(document: doc, signature: sig, binding: binding)
+                XCTAssertEqual(hot.outcome(.chain)?.detail.hasSuffix("(cached)"), true, "\(leaf) \(what) took the cached path")
+                XCTAssertEqual(failedChecks(hot), failedChecks(cold), "\(leaf) \(what)")
+                XCTAssertEqual(hot.checks.map(\.status), cold.checks.map(\.status), "\(leaf) \(what)")
+                XCTAssertEqual(hot.signer, cold.signer, "\(leaf) \(what)")
+            }
+        }
+    }
+
+    func testCarriedCertificatesAreFoundWithoutDecoding() throws {
+        let signature = try pki.opensslSign(document, leaf: .rsa2048)
+        let carried = try XCTUnwrap(signature.withUnsafeBytes { CarriedCertificates.split($0) })
+        let fingerprints = carried.ranges.map { SHA256Hasher.digest(signature[$0]).hex }
+        XCTAssertEqual(fingerprints.count, 2, "the signer and the intermediate")
+        XCTAssertTrue(fingerprints.contains(pki.leaf(.rsa2048).fingerprintSHA256))
+        let stripped = try carried.stripped.withUnsafeBytes { try SignedData.parse($0) }
+        XCTAssertTrue(try stripped.certificates().isEmpty)
+        XCTAssertEqual(stripped.signerInfos.count, 1)
+        XCTAssertEqual(carried.stripped.count, signature.count - carried.ranges.reduce(0) { $0 + $1.count } - 4,
+                       "only the certificates and their [0] header (4 bytes here) are removed")
+        for bad in [[UInt8](), [0x30, 0x80, 0, 0], Array(signature.prefix(200)), Array("-----BEGIN CMS-----".utf8)] {
+            XCTAssertNil(bad.withUnsafeBytes { CarriedCertificates.split($0) })
+        }
+    }
+
     func testSubjectRuleParsing() throws {
         let rule = try SubjectRule.parse("O=Bộ Tài chính\\, Văn phòng, OU = 000.00.00.G17").get()
         XCTAssertEqual(rule.attributes.map(\.type), ["O", "OU"])

@@ -34,14 +34,6 @@ enum Ed25519CMS {
         return false
     }
 
-    static func derLength(_ n: Int) -> [UInt8] {
-        if n < 0x80 { return [UInt8(n)] }
-        var bytes: [UInt8] = []
-        var v = n
-        while v > 0 { bytes.insert(UInt8(v & 0xFF), at: 0); v >>= 8 }
-        return [0x80 | UInt8(bytes.count)] + bytes
-    }
-
     static func isEd25519(_ x509: OpaquePointer) -> Bool {
         guard let key = X509_get0_pubkey(x509) else { return false }
         return EVP_PKEY_get_base_id(key) == EVP_PKEY_ED25519

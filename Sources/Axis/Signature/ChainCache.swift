@@ -11,6 +11,9 @@ final class ChainCache: @unchecked Sendable {
         /// The revocation check's outcome (passed or skipped), reused as is.
         let revocation: CheckOutcome
         let expires: Timestamp
+        /// What reports say about this signer, built once rather than on every verification.
+        let signer: SignerSummary
+        let chainDetail: String
     }
 
     private let entries = Locked<[Digest256: Entry]>([:])

@@ -53,6 +53,9 @@ public final class SignatureVerifier: @unchecked Sendable {
             return (run.stop(.failed(.structure, "the signature is \(signature.count) bytes; at most \(policy.maximumSignatureBytes) "
                 + "are accepted (a detached CMS signature is normally a few KiB; was the document sent as the signature?)")), nil)
         }
+        if let document, let fast = try verifyWithCachedSigner(signature: signature, document: document, binding: binding, run: &run) {
+            return (fast, nil)
+        }
         let cms: SignedData
         do { cms = try SignedData.parse(signature) } catch let error as AxisError {
             return (run.stop(.failed(.structure, "the signature is not a CMS/PKCS#7 structure: \(error.message)")), nil)
@@ -97,10 +100,33 @@ public final class SignatureVerifier: @unchecked Sendable {
         return (report, content)
     }
 
+    /// The steady-state path: when a carried certificate is one whose chain result is cached, parse
+    /// the signature without its certificates (decoding them is most of the cost) and use the cached,
+    /// already decoded signer. Nil when that does not apply; the caller then parses in full.
+    private func verifyWithCachedSigner(signature: UnsafeRawBufferPointer, document: UnsafeRawBufferPointer,
+                                        binding: AgencyBinding?, run: inout Run) throws -> SignatureReport? {
+        guard !looksLikePEM(signature), let carried = CarriedCertificates.split(signature) else { return nil }
+        var hits: [(Digest256, ChainCache.Entry)] = []
+        for range in carried.ranges {
+            let fingerprint = SHA256Hasher.digest(UnsafeRawBufferPointer(rebasing: signature[range]))
+            if let entry = cache.lookup(fingerprint, now: run.now) { hits.append((fingerprint, entry)) }
+        }
+        guard !hits.isEmpty else { return nil }
+        let parsed = carried.stripped.withUnsafeBytes { try? SignedData.parse($0) }
+        guard let cms = parsed, cms.isSignedData, cms.isDetached, cms.signerInfos.count == 1, let signerInfo = cms.signerInfos.first,
+              let (fingerprint, entry) = hits.first(where: { CMS_SignerInfo_cert_cmp(signerInfo, $0.1.chain[0].handle) == 0 }) else {
+            return nil
+        }
+        run.add(.passed(.structure, "CMS SignedData, detached, one signer, \(carried.ranges.count) certificate(s) included"))
+        return try verifySigner(signerInfo, signerHandle: entry.chain[0].handle, cms: cms, carried: [], document: document,
+                                binding: binding, run: &run, known: (fingerprint, entry))
+    }
+
     private func verifySigner(_ signerInfo: OpaquePointer, signerHandle: OpaquePointer, cms: SignedData, carried: [OpaquePointer],
-                              document: UnsafeRawBufferPointer, binding: AgencyBinding?, run: inout Run) throws -> SignatureReport {
-        let fingerprint = try Self.fingerprint(signerHandle)
-        let cached = cache.lookup(fingerprint, now: run.now)
+                              document: UnsafeRawBufferPointer, binding: AgencyBinding?, run: inout Run,
+                              known: (Digest256, ChainCache.Entry)? = nil) throws -> SignatureReport {
+        let fingerprint = try known?.0 ?? Self.fingerprint(signerHandle)
+        let cached = known?.1 ?? cache.lookup(fingerprint, now: run.now)
         let leaf = try cached?.chain.first ?? Certificate(retaining: signerHandle)
 
         // 2. Algorithms.
@@ -130,7 +156,7 @@ public final class SignatureVerifier: @unchecked Sendable {
         // 5–8. Chain, validity, key usage, revocation.
         let chainResult: ChainResult
         if let cached {
-            chainResult = ChainResult(chain: cached.chain, chainOutcome: .passed(.chain, Self.describe(chain: cached.chain) + " (cached)"),
+            chainResult = ChainResult(chain: cached.chain, chainOutcome: .passed(.chain, cached.chainDetail),
                                       revocation: cached.revocation, cacheable: false)
         } else {
             let others = try carried.filter { $0 != signerHandle }.map { try Certificate(retaining: $0) }
@@ -138,8 +164,9 @@ public final class SignatureVerifier: @unchecked Sendable {
             if chainResult.cacheable {
                 var expires = min(Timestamp(millis: run.now.millis + policy.chainCacheMillis), leaf.notAfter)
                 if let crlUpdate = trust.earliestCRLUpdate { expires = min(expires, crlUpdate) }
-                cache.store(fingerprint, ChainCache.Entry(chain: chainResult.chain, revocation: chainResult.revocation,
-                                                          expires: expires), now: run.now)
+                cache.store(fingerprint, ChainCache.Entry(chain: chainResult.chain, revocation: chainResult.revocation, expires: expires,
+                                                          signer: SignerSummary(leaf, chain: chainResult.chain),
+                                                          chainDetail: chainResult.chainOutcome.detail + " (cached)"), now: run.now)
             }
         }
         run.add(chainResult.chainOutcome)
@@ -149,7 +176,7 @@ public final class SignatureVerifier: @unchecked Sendable {
 
         // 9. Agency binding.
         run.add(binding?.check(leaf) ?? .skipped(.agencyBinding, "no sending agency given: binding not checked"))
-        run.signer = SignerSummary(leaf, chain: chainResult.chain)
+        run.signer = cached?.signer ?? SignerSummary(leaf, chain: chainResult.chain)
         return run.report
     }
 
