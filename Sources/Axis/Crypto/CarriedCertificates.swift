@@ -32,19 +32,22 @@ struct CarriedCertificates {
             ranges.append(cursor..<certificate.end)
             cursor = certificate.end
         }
+        // Rebuild the three enclosing headers with their new lengths; copy everything else as is.
         let removed = certificates.end - certificates.start
         let signedDataLength = signedData.length - removed
-        let signedDataHeader = [UInt8(0x30)] + derLength(signedDataLength)
-        let wrapperLength = signedDataHeader.count + signedDataLength
-        let wrapperHeader = [UInt8(0xA0)] + derLength(wrapperLength)
-        let outerLength = (oid.end - oid.start) + wrapperHeader.count + wrapperLength
-        var stripped = [UInt8(0x30)] + derLength(outerLength)
-        stripped.reserveCapacity(stripped.count + outerLength)
-        stripped += der[oid.start..<oid.end]
-        stripped += wrapperHeader
-        stripped += signedDataHeader
-        stripped += der[signedData.contentStart..<certificates.start]
-        stripped += der[certificates.end..<signedData.end]
+        let wrapperLength = 1 + derLengthSize(signedDataLength) + signedDataLength
+        let outerLength = (oid.end - oid.start) + 1 + derLengthSize(wrapperLength) + wrapperLength
+        var stripped: [UInt8] = []
+        stripped.reserveCapacity(1 + derLengthSize(outerLength) + outerLength)
+        stripped.append(0x30)
+        appendDERLength(outerLength, to: &stripped)
+        stripped.append(contentsOf: UnsafeRawBufferPointer(rebasing: der[oid.start..<oid.end]))
+        stripped.append(0xA0)
+        appendDERLength(wrapperLength, to: &stripped)
+        stripped.append(0x30)
+        appendDERLength(signedDataLength, to: &stripped)
+        stripped.append(contentsOf: UnsafeRawBufferPointer(rebasing: der[signedData.contentStart..<certificates.start]))
+        stripped.append(contentsOf: UnsafeRawBufferPointer(rebasing: der[certificates.end..<signedData.end]))
         return CarriedCertificates(ranges: ranges, stripped: stripped)
     }
 
@@ -77,9 +80,23 @@ struct CarriedCertificates {
 
 /// A DER length: short form below 128, long form above.
 func derLength(_ n: Int) -> [UInt8] {
-    if n < 0x80 { return [UInt8(n)] }
-    var bytes: [UInt8] = []
+    var out: [UInt8] = []
+    appendDERLength(n, to: &out)
+    return out
+}
+
+func appendDERLength(_ n: Int, to out: inout [UInt8]) {
+    if n < 0x80 { out.append(UInt8(n)); return }
+    let octets = derLengthSize(n) - 1
+    out.append(0x80 | UInt8(octets))
+    for shift in stride(from: (octets - 1) * 8, through: 0, by: -8) { out.append(UInt8((n >> shift) & 0xFF)) }
+}
+
+/// How many bytes `appendDERLength` writes for `n`.
+func derLengthSize(_ n: Int) -> Int {
+    if n < 0x80 { return 1 }
+    var octets = 0
     var v = n
-    while v > 0 { bytes.insert(UInt8(v & 0xFF), at: 0); v >>= 8 }
-    return [0x80 | UInt8(bytes.count)] + bytes
+    while v > 0 { octets += 1; v >>= 8 }
+    return 1 + octets
 }

@@ -19,7 +19,8 @@ public struct AgencyBinding: Sendable, Equatable {
     /// The binding check's outcome for `certificate`.
     func check(_ certificate: Certificate) -> CheckOutcome {
         if fingerprints.contains(certificate.fingerprint) {
-            return .passed(.agencyBinding, "certificate sha256 \(certificate.fingerprint.hex) is registered to \(agency)")
+            let (fingerprint, agency) = (certificate.fingerprint, agency)
+            return .passed(.agencyBinding, lazy: { "certificate sha256 \(fingerprint.hex) is registered to \(agency)" })
         }
         if !subjectRule.isEmpty {
             switch SubjectRule.parse(subjectRule) {
@@ -27,7 +28,8 @@ public struct AgencyBinding: Sendable, Equatable {
                 return .failed(.agencyBinding, "agency \(agency) has an invalid subject rule (\(error.message)); fix it with axisctl agency update")
             case .success(let rule):
                 if rule.matches(certificate.subject) {
-                    return .passed(.agencyBinding, "subject matches \(agency)'s rule \"\(subjectRule)\"")
+                    let (agency, subjectRule) = (agency, subjectRule)
+                    return .passed(.agencyBinding, lazy: { "subject matches \(agency)'s rule \"\(subjectRule)\"" })
                 }
             }
         }

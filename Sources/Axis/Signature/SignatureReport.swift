@@ -31,11 +31,26 @@ public struct CheckOutcome: Sendable, Equatable {
     public enum Status: String, Sendable { case passed, failed, skipped }
     public let check: SignatureCheck
     public let status: Status
-    public let detail: String
+    /// The reason, written for a person. Built only when read: at full load most reports of good
+    /// signatures are never printed, and formatting them would cost as much as the RSA check itself.
+    public var detail: String { render() }
+    private let render: @Sendable () -> String
 
-    public static func passed(_ check: SignatureCheck, _ detail: String) -> CheckOutcome { .init(check: check, status: .passed, detail: detail) }
-    public static func failed(_ check: SignatureCheck, _ detail: String) -> CheckOutcome { .init(check: check, status: .failed, detail: detail) }
-    public static func skipped(_ check: SignatureCheck, _ detail: String) -> CheckOutcome { .init(check: check, status: .skipped, detail: detail) }
+    init(check: SignatureCheck, status: Status, detail: @escaping @Sendable () -> String) {
+        (self.check, self.status, self.render) = (check, status, detail)
+    }
+
+    public static func passed(_ check: SignatureCheck, _ detail: String) -> CheckOutcome { .init(check: check, status: .passed) { detail } }
+    public static func failed(_ check: SignatureCheck, _ detail: String) -> CheckOutcome { .init(check: check, status: .failed) { detail } }
+    public static func skipped(_ check: SignatureCheck, _ detail: String) -> CheckOutcome { .init(check: check, status: .skipped) { detail } }
+    /// A pass whose text is formatted only if someone reads it (the hot path of verification).
+    static func passed(_ check: SignatureCheck, lazy detail: @escaping @Sendable () -> String) -> CheckOutcome {
+        .init(check: check, status: .passed, detail: detail)
+    }
+
+    public static func == (a: CheckOutcome, b: CheckOutcome) -> Bool {
+        a.check == b.check && a.status == b.status && a.detail == b.detail
+    }
 }
 
 /// One failed check: what failed and why.

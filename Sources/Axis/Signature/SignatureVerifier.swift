@@ -117,7 +117,8 @@ public final class SignatureVerifier: @unchecked Sendable {
               let (fingerprint, entry) = hits.first(where: { CMS_SignerInfo_cert_cmp(signerInfo, $0.1.chain[0].handle) == 0 }) else {
             return nil
         }
-        run.add(.passed(.structure, "CMS SignedData, detached, one signer, \(carried.ranges.count) certificate(s) included"))
+        let carriedCount = carried.ranges.count
+        run.add(.passed(.structure, lazy: { "CMS SignedData, detached, one signer, \(carriedCount) certificate(s) included" }))
         return try verifySigner(signerInfo, signerHandle: entry.chain[0].handle, cms: cms, carried: [], document: document,
                                 binding: binding, run: &run, known: (fingerprint, entry))
     }
@@ -147,7 +148,7 @@ public final class SignatureVerifier: @unchecked Sendable {
                 run.add(.failed(.signingTime, "signing time \(signed) is in the future (verification time \(run.now), "
                     + "allowed skew \(policy.futureSkewMillis / 1000) s): check the signer's clock"))
             } else {
-                run.add(.passed(.signingTime, "signed at \(signed)"))
+                run.add(.passed(.signingTime, lazy: { "signed at \(signed)" }))
                 run.validationTime = signed
                 run.timeBasis = .signingTime
             }
@@ -156,7 +157,8 @@ public final class SignatureVerifier: @unchecked Sendable {
         // 5–8. Chain, validity, key usage, revocation.
         let chainResult: ChainResult
         if let cached {
-            chainResult = ChainResult(chain: cached.chain, chainOutcome: .passed(.chain, cached.chainDetail),
+            let detail = cached.chainDetail
+            chainResult = ChainResult(chain: cached.chain, chainOutcome: .passed(.chain, lazy: { detail }),
                                       revocation: cached.revocation, cacheable: false)
         } else {
             let others = try carried.filter { $0 != signerHandle }.map { try Certificate(retaining: $0) }
@@ -213,8 +215,9 @@ public final class SignatureVerifier: @unchecked Sendable {
                 problems.append("\(key) keys are not accepted")
             }
         }
-        let summary = "\(Self.name(signature)) with \(Self.name(digest)), \(keyText)"
-        return problems.isEmpty ? .passed(.algorithm, summary) : .failed(.algorithm, problems.joined(separator: "; "))
+        guard problems.isEmpty else { return .failed(.algorithm, problems.joined(separator: "; ")) }
+        let key = keyText
+        return .passed(.algorithm, lazy: { "\(Self.name(signature)) with \(Self.name(digest)), \(key)" })
     }
 
     private func signatureOutcome(_ signerInfo: OpaquePointer, signerHandle: OpaquePointer, cms: SignedData, digestNID: Int32,
@@ -224,7 +227,9 @@ public final class SignatureVerifier: @unchecked Sendable {
             let result = ed25519 ? Ed25519CMS.verify(signerInfo, signer: signerHandle, content: document)
                                  : cms.verifyWithoutAttributes(content: document, signer: signerHandle)
             switch result {
-            case .success: return .passed(.signature, "valid over the \(document.count) document bytes (no signed attributes)")
+            case .success:
+                let count = document.count
+                return .passed(.signature, lazy: { "valid over the \(count) document bytes (no signed attributes)" })
             case .failure(let error):
                 return .failed(.signature, "the signature does not match the document bytes (altered document, or signed with "
                     + "another key): \(error.message)")
@@ -248,29 +253,33 @@ public final class SignatureVerifier: @unchecked Sendable {
         if case .failure(let error) = attributesResult {
             problems.append("the signature over the signed attributes does not verify with the signer's key: \(error.message)")
         }
+        let count = document.count
         return problems.isEmpty
-            ? .passed(.signature, "valid over the \(document.count) document bytes")
+            ? .passed(.signature, lazy: { "valid over the \(count) document bytes" })
             : .failed(.signature, problems.joined(separator: "; "))
     }
 
     private func validityOutcome(_ chain: [Certificate], at time: Timestamp, basis: SignatureReport.TimeBasis) -> CheckOutcome {
-        let when = basis == .signingTime ? "the signing time \(time)" : "the verification time \(time)"
+        let when: @Sendable () -> String = {
+            basis == .signingTime ? "the signing time \(time)" : "the verification time \(time)"
+        }
         var problems: [String] = []
         for certificate in chain {
             if time < certificate.notBefore {
-                problems.append("\(certificate.subject) is not valid until \(certificate.notBefore), after \(when)")
+                problems.append("\(certificate.subject) is not valid until \(certificate.notBefore), after \(when())")
             } else if time > certificate.notAfter {
-                problems.append("\(certificate.subject) expired on \(certificate.notAfter), before \(when)")
+                problems.append("\(certificate.subject) expired on \(certificate.notAfter), before \(when())")
             }
         }
+        let count = chain.count
         return problems.isEmpty
-            ? .passed(.validity, "\(chain.count) certificate(s) valid at \(when)")
+            ? .passed(.validity, lazy: { "\(count) certificate(s) valid at \(when())" })
             : .failed(.validity, problems.joined(separator: "; "))
     }
 
     private func keyUsageOutcome(_ leaf: Certificate) -> CheckOutcome {
-        guard let usage = leaf.keyUsage else { return .passed(.keyUsage, "no keyUsage extension (unrestricted)") }
-        if usage.contains(.digitalSignature) || usage.contains(.nonRepudiation) { return .passed(.keyUsage, usage.description) }
+        guard let usage = leaf.keyUsage else { return .passed(.keyUsage, lazy: { "no keyUsage extension (unrestricted)" }) }
+        if usage.contains(.digitalSignature) || usage.contains(.nonRepudiation) { return .passed(.keyUsage, lazy: { usage.description }) }
         return .failed(.keyUsage, "the signer's key usage is \(usage); signing needs digitalSignature or nonRepudiation")
     }
 
