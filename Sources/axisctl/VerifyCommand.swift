@@ -36,15 +36,20 @@ enum VerifyCommand {
             throw command.usageError("--signature P7S is required to check a file (or use --data DIR to check a stored document)")
         }
         let documentPath = command.positional("target") ?? ""
+        let verifier = SignatureVerifier(trust: trust)
         let document: [UInt8], signature: [UInt8]
         do {
             document = try FileBytes.read(documentPath)
-            signature = try FileBytes.read(signaturePath, limit: 64 << 20)
+            // A signature larger than the policy allows is refused unread (bounded memory): invalid, exit 1.
+            signature = try FileBytes.read(signaturePath, limit: verifier.policy.maximumSignatureBytes)
+        } catch let error as AxisError where error.code == .limitExceeded {
+            err("axisctl: INVALID signature: \(error.message) (a detached CMS signature is normally a few KiB)")
+            return 1
         } catch let error as AxisError {
             err("axisctl: \(error)")
             return 66
         }
-        let report = try SignatureVerifier(trust: trust).verify(document: document, signature: signature, binding: nil)
+        let report = try verifier.verify(document: document, signature: signature, binding: nil)
         if command.flag("json") {
             out(JSONValue.object([
                 ("document", .object([("path", .string(documentPath)), ("bytes", .int(Int64(document.count))),

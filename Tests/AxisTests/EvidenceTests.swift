@@ -168,6 +168,11 @@ final class EvidenceTests: XCTestCase {
         XCTAssertEqual(try axisctl(["verify", dir + "/doc", "--signature", dir + "/doc.p7s"]).code, 64, "--trust is required")
         XCTAssertEqual(try axisctl(["verify", dir + "/doc"] + trust).code, 64, "--signature is required")
         XCTAssertEqual(try axisctl(["verify", dir + "/missing", "--signature", dir + "/doc.p7s"] + trust).code, 66)
+        // A 50 MB non-CMS "signature" is refused unread, as invalid, with the size in the message.
+        try Data(count: 50 << 20).write(to: URL(fileURLWithPath: dir + "/huge.p7s"))
+        let huge = try axisctl(["verify", dir + "/doc", "--signature", dir + "/huge.p7s"] + trust)
+        XCTAssertEqual(huge.code, 1)
+        XCTAssertTrue(huge.err.contains("52428800 bytes; at most 1048576"), huge.err)
         let notCA = try axisctl(["verify", dir + "/doc", "--signature", dir + "/doc.p7s", "--trust", pki.leaf(.rsa2048).certPath])
         XCTAssertEqual(notCA.code, 78)
         XCTAssertTrue(notCA.err.contains("not a CA certificate"), notCA.err)
