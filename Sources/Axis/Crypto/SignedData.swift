@@ -151,7 +151,7 @@ final class Digests: @unchecked Sendable {
 
     private init() {
         var table: [Int32: OpaquePointer] = [:]
-        for nid in [NID_sha256, NID_sha384, NID_sha512, NID_sha1] {
+        for nid in [NID_sha256, NID_sha384, NID_sha512] {
             if let name = OBJ_nid2sn(nid), let md = EVP_MD_fetch(nil, name, nil) { table[nid] = md }
         }
         self.table = table

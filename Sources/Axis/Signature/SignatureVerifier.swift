@@ -403,7 +403,7 @@ public final class SignatureVerifier: @unchecked Sendable {
                 + (revocationNotes.isEmpty ? "" : "; " + revocationNotes.joined(separator: "; ")))
         }
         return ChainResult(chain: chain, chainOutcome: chainOutcome, revocation: revocation,
-                           cacheable: chainTrusted && revocationProblems.isEmpty)
+                           cacheable: chainTrusted && revocationProblems.isEmpty && !chain.isEmpty)
     }
 
     // MARK: - Helpers
