@@ -337,6 +337,26 @@ final class SignatureVerifierTests: XCTestCase {
         }
     }
 
+    func testOneVerifierServesManyThreadsWithTheSameVerdicts() throws {
+        // One shared verifier (and chain cache) under concurrent use, cold and warm, good and bad.
+        let v = try verifier()
+        let binding = try mainBinding()
+        var flipped = document
+        flipped[9] ^= 0x80
+        let cases: [([UInt8], [UInt8], Bool)] = try [TestPKI.LeafName.rsa2048, .ecP256, .ecP384].flatMap { leaf in
+            let signature = try pki.opensslSign(document, leaf: leaf)
+            return [(document, signature, true), (flipped, signature, false)]
+        }
+        let wrong = Locked(0)
+        DispatchQueue.concurrentPerform(iterations: 300) { i in
+            let (doc, signature, expected) = cases[i % cases.count]
+            let trusted = (try? v.verify(document: doc, signature: signature, binding: binding).isTrusted) ?? !expected
+            if trusted != expected { wrong.update { $0 += 1 } }
+        }
+        XCTAssertEqual(wrong.read { $0 }, 0)
+        XCTAssertEqual(v.cachedChains, 3)
+    }
+
     func testCarriedCertificatesAreFoundWithoutDecoding() throws {
         let signature = try pki.opensslSign(document, leaf: .rsa2048)
         let carried = try XCTUnwrap(signature.withUnsafeBytes { CarriedCertificates.split($0) })
