@@ -1,8 +1,8 @@
 // swift-tools-version:6.0
 //
 // Axis — the document exchange axis. No package dependencies: Foundation, Dispatch, Glibc and
-// OpenSSL 3 (through the COpenSSL system-library target) only, plus one small C file of our own
-// (CCRC32C) for the CPU's CRC-32C instruction.
+// OpenSSL 3 (through the COpenSSL system-library target) only, plus two small C files of our own:
+// CCRC32C for the CPU's CRC-32C instruction, CAxisSys for the epoll/eventfd/accept4 calls.
 import PackageDescription
 
 let package = Package(
@@ -22,7 +22,9 @@ let package = Package(
         ),
         // Hardware CRC-32C: the one thing Swift cannot express (a CPU instruction). Our own C, no dependency.
         .target(name: "CCRC32C"),
-        .target(name: "Axis", dependencies: ["COpenSSL", "CCRC32C"]),
+        // epoll, eventfd and accept4: Linux calls Swift's Glibc module does not export.
+        .target(name: "CAxisSys"),
+        .target(name: "Axis", dependencies: ["COpenSSL", "CCRC32C", "CAxisSys"]),
         .executableTarget(name: "axisd", dependencies: ["Axis"]),
         .executableTarget(name: "axisctl", dependencies: ["Axis"]),
         .executableTarget(name: "axis-bench", dependencies: ["Axis"]),

@@ -1,0 +1,89 @@
+@preconcurrency import Glibc
+import CAxisSys
+
+/// Thin, checked wrappers over the socket calls the server and client make. Every failure is an
+/// `AxisError` naming the call and the address, with errno.
+public enum Socket {
+    /// A non-blocking TCP listening socket on `host:port` (IPv4 dotted quad; port 0 picks a free one).
+    /// `reusePort` lets each event loop own its own listening socket on the same port, so the kernel
+    /// spreads new connections across loops without a shared accept lock.
+    public static func listen(host: String, port: UInt16, backlog: Int32 = 4096, reusePort: Bool = false) throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw AxisError(.storageIO, "socket() failed", errno: errno) }
+        do {
+            try setOption(fd, SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR")
+            if reusePort { try setOption(fd, SOL_SOCKET, SO_REUSEPORT, 1, "SO_REUSEPORT") }
+            var address = try ipv4(host, port)
+            let bound = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard bound == 0 else {
+                throw AxisError(.config, "cannot listen on \(host):\(port): bind failed (is another process using the port?)", errno: errno)
+            }
+            guard Glibc.listen(fd, backlog) == 0 else { throw AxisError(.config, "cannot listen on \(host):\(port)", errno: errno) }
+            return fd
+        } catch {
+            close(fd)
+            throw error
+        }
+    }
+
+    /// The local port a socket is bound to (after listening on port 0).
+    public static func localPort(_ fd: Int32) throws -> UInt16 {
+        var address = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        guard ok == 0 else { throw AxisError(.storageIO, "getsockname failed", errno: errno) }
+        return UInt16(bigEndian: address.sin_port)
+    }
+
+    /// Accepts one pending connection, non-blocking and close-on-exec; nil when none is pending.
+    public static func accept(_ listener: Int32) throws -> Int32? {
+        while true {
+            let fd = axis_accept_nonblocking(listener)
+            if fd >= 0 { return fd }
+            switch errno {
+            case EAGAIN, EWOULDBLOCK: return nil
+            case EINTR, ECONNABORTED: continue
+            default: throw AxisError(.storageIO, "accept failed", errno: errno)
+            }
+        }
+    }
+
+    /// A blocking TCP connection to `host:port` (clients and tests).
+    public static func connect(host: String, port: UInt16) throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw AxisError(.storageIO, "socket() failed", errno: errno) }
+        var address = try ipv4(host, port)
+        let ok = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard ok == 0 else {
+            let code = errno
+            close(fd)
+            throw AxisError(.storageIO, "cannot connect to \(host):\(port)", errno: code)
+        }
+        return fd
+    }
+
+    public static func setNoDelay(_ fd: Int32) { try? setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1, "TCP_NODELAY") }
+
+    static func setOption(_ fd: Int32, _ level: Int32, _ name: Int32, _ value: Int32, _ label: String) throws {
+        var v = value
+        guard setsockopt(fd, level, name, &v, socklen_t(MemoryLayout<Int32>.size)) == 0 else {
+            throw AxisError(.storageIO, "setsockopt \(label) failed", errno: errno)
+        }
+    }
+
+    static func ipv4(_ host: String, _ port: UInt16) throws -> sockaddr_in {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else {
+            throw AxisError(.config, "'\(host)' is not an IPv4 address (e.g. 127.0.0.1 or 0.0.0.0)")
+        }
+        return address
+    }
+}
