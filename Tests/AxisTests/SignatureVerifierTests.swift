@@ -357,6 +357,50 @@ final class SignatureVerifierTests: XCTestCase {
         XCTAssertEqual(v.cachedChains, 3)
     }
 
+    func testStreamedDocumentsAreCheckedFromTheirDigests() throws {
+        let v = try verifier()
+        for (leaf, digest) in [(TestPKI.LeafName.rsa2048, TestPKI.SignOptions.Digest.sha384), (.ecP256, .sha256), (.ecP384, .sha512)] {
+            let signature = try pki.opensslSign(document, leaf: leaf, options: .init(digest: digest))
+            let algorithm = try XCTUnwrap(SignatureVerifier.digestAlgorithm(of: signature))
+            XCTAssertEqual(algorithm.rawValue, digest.rawValue.uppercased().replacingOccurrences(of: "SHA", with: "SHA-"))
+            // Hash the document in uneven chunks, as the ingress would while streaming it to disk.
+            let hasher = try DocumentHasher([.sha256, algorithm])
+            var offset = 0
+            var rng = SeededRandom(seed: UInt64(offset + document.count))
+            while offset < document.count {
+                let step = min(document.count - offset, Int.random(in: 1...700, using: &rng))
+                document.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[offset..<offset + step])) }
+                offset += step
+            }
+            let digests = hasher.finish()
+            XCTAssertEqual(digests.length, UInt64(document.count))
+            XCTAssertEqual(digests.values[.sha256], SHA256Hasher.digest(document).bytes)
+            let streamed = try v.verify(documentDigests: digests, signature: signature, binding: try mainBinding())
+            let inMemory = try v.verify(document: document, signature: signature, binding: try mainBinding())
+            XCTAssertTrue(streamed.isTrusted, "\(leaf): \(streamed.failures)")
+            XCTAssertEqual(streamed.checks.map(\.status), inMemory.checks.map(\.status))
+            // Digests of other bytes, or without the signature's algorithm, fail the signature check only.
+            var other = document
+            other[0] ^= 1
+            let otherHasher = try DocumentHasher([algorithm])
+            other.withUnsafeBytes { otherHasher.update($0) }
+            let altered = try v.verify(documentDigests: otherHasher.finish(), signature: signature, binding: try mainBinding())
+            XCTAssertEqual(failedChecks(altered), [.signature])
+            let missing = try v.verify(documentDigests: DocumentDigests(length: digests.length, values: [:]), signature: signature,
+                                       binding: try mainBinding())
+            XCTAssertEqual(failedChecks(missing), [.signature])
+            XCTAssertTrue(missing.failures[0].reason.contains("was not hashed with"), missing.failures[0].reason)
+        }
+        // A signature without signed attributes covers the bytes themselves: refused on the streamed path, with the reason.
+        let bare = try pki.opensslSign(document, leaf: .rsa2048, options: .init(signedAttributes: false))
+        let hasher = try DocumentHasher([.sha256])
+        document.withUnsafeBytes { hasher.update($0) }
+        let report = try v.verify(documentDigests: hasher.finish(), signature: bare, binding: try mainBinding())
+        XCTAssertEqual(failedChecks(report), [.signature])
+        XCTAssertTrue(report.failures[0].reason.contains("no signed attributes"), report.failures[0].reason)
+        XCTAssertNil(SignatureVerifier.digestAlgorithm(of: Array("not a signature".utf8)))
+    }
+
     func testCarriedCertificatesAreFoundWithoutDecoding() throws {
         let signature = try pki.opensslSign(document, leaf: .rsa2048)
         let carried = try XCTUnwrap(signature.withUnsafeBytes { CarriedCertificates.split($0) })

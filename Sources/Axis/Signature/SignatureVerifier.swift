@@ -30,7 +30,24 @@ public final class SignatureVerifier: @unchecked Sendable {
 
     public func verify(document: UnsafeRawBufferPointer, signature: UnsafeRawBufferPointer,
                        binding: AgencyBinding?) throws -> SignatureReport {
-        try check(signature: signature, document: document, binding: binding).report
+        try check(signature: signature, document: .bytes(document), binding: binding).report
+    }
+
+    /// Checks a signature over a document that was streamed (to the payload store) rather than held in
+    /// memory: `digests` must include the signature's own digest algorithm (`digestAlgorithm(of:)`
+    /// says which, before the body arrives). A signature without signed attributes covers the bytes
+    /// themselves and is rejected on this path, with a reason saying so.
+    public func verify(documentDigests digests: DocumentDigests, signature: [UInt8], binding: AgencyBinding?) throws -> SignatureReport {
+        try signature.withUnsafeBytes { try check(signature: $0, document: .digests(digests), binding: binding).report }
+    }
+
+    /// The digest algorithm `signature` uses over the document, or nil when the signature cannot be read
+    /// or uses one Axis does not accept (verification then reports why).
+    public static func digestAlgorithm(of signature: [UInt8]) -> DigestAlgorithm? {
+        signature.withUnsafeBytes { raw in
+            guard let cms = try? SignedData.parse(raw), let signerInfo = cms.signerInfos.first else { return nil }
+            return DigestAlgorithm(nid: SignedData.algorithms(signerInfo).digest)
+        }
     }
 
     /// Checks a signature that embeds its content (as the axis's receipts do) and returns the
@@ -40,7 +57,7 @@ public final class SignatureVerifier: @unchecked Sendable {
     }
 
     /// `document` nil: the signature must embed its content.
-    private func check(signature: UnsafeRawBufferPointer, document: UnsafeRawBufferPointer?,
+    private func check(signature: UnsafeRawBufferPointer, document: SignedContent?,
                        binding: AgencyBinding?) throws -> (report: SignatureReport, content: [UInt8]?) {
         var run = Run(now: clock.now())
         defer { OpenSSLErrors.clear() }
@@ -94,7 +111,7 @@ public final class SignatureVerifier: @unchecked Sendable {
             }
             return try (content ?? []).withUnsafeBytes {
                 try verifySigner(signerInfo, signerHandle: signerHandle, cms: cms, carried: carried,
-                                 document: $0, binding: binding, run: &run)
+                                 document: .bytes($0), binding: binding, run: &run)
             }
         }
         return (report, content)
@@ -103,7 +120,7 @@ public final class SignatureVerifier: @unchecked Sendable {
     /// The steady-state path: when a carried certificate is one whose chain result is cached, parse
     /// the signature without its certificates (decoding them is most of the cost) and use the cached,
     /// already decoded signer. Nil when that does not apply; the caller then parses in full.
-    private func verifyWithCachedSigner(signature: UnsafeRawBufferPointer, document: UnsafeRawBufferPointer,
+    private func verifyWithCachedSigner(signature: UnsafeRawBufferPointer, document: SignedContent,
                                         binding: AgencyBinding?, run: inout Run) throws -> SignatureReport? {
         guard !looksLikePEM(signature), let carried = CarriedCertificates.split(signature) else { return nil }
         var hits: [(Digest256, ChainCache.Entry)] = []
@@ -124,7 +141,7 @@ public final class SignatureVerifier: @unchecked Sendable {
     }
 
     private func verifySigner(_ signerInfo: OpaquePointer, signerHandle: OpaquePointer, cms: SignedData, carried: [OpaquePointer],
-                              document: UnsafeRawBufferPointer, binding: AgencyBinding?, run: inout Run,
+                              document: SignedContent, binding: AgencyBinding?, run: inout Run,
                               known: (Digest256, ChainCache.Entry)? = nil) throws -> SignatureReport {
         let fingerprint = try known?.0 ?? Self.fingerprint(signerHandle)
         let cached = known?.1 ?? cache.lookup(fingerprint, now: run.now)
@@ -221,9 +238,13 @@ public final class SignatureVerifier: @unchecked Sendable {
     }
 
     private func signatureOutcome(_ signerInfo: OpaquePointer, signerHandle: OpaquePointer, cms: SignedData, digestNID: Int32,
-                                  document: UnsafeRawBufferPointer) -> CheckOutcome {
+                                  document content: SignedContent) -> CheckOutcome {
         let ed25519 = Ed25519CMS.isEd25519(signerHandle)
         guard SignedData.hasSignedAttributes(signerInfo) else {
+            guard case .bytes(let document) = content else {
+                return .failed(.signature, "the signature has no signed attributes, so it covers the document bytes themselves, "
+                    + "which this streamed check does not hold; sign with signed attributes (the default of openssl cms -sign)")
+            }
             let result = ed25519 ? Ed25519CMS.verify(signerInfo, signer: signerHandle, content: document)
                                  : cms.verifyWithoutAttributes(content: document, signer: signerHandle)
             switch result {
@@ -240,20 +261,21 @@ public final class SignatureVerifier: @unchecked Sendable {
         guard case .value(let claimed) = SignedData.messageDigest(signerInfo) else {
             return .failed(.signature, "the signed attributes carry no readable messageDigest")
         }
-        guard let actual = SignedData.digest(document, nid: digestNID) else {
-            return .failed(.signature, "cannot compute digest \(Self.name(digestNID)) of the document")
+        guard let actual = content.digest(nid: digestNID) else {
+            return .failed(.signature, "the document was not hashed with \(Self.name(digestNID)), the signature's digest")
         }
         var problems: [String] = []
         if claimed != actual {
             problems.append("the document's \(Self.name(digestNID)) does not match the signed messageDigest: the document bytes "
                 + "are not the ones that were signed")
         }
-        let attributesResult = ed25519 ? Ed25519CMS.verify(signerInfo, signer: signerHandle, content: document)
+        // With signed attributes only the content's digest (above) is needed, not the content.
+        let attributesResult = ed25519 ? Ed25519CMS.verify(signerInfo, signer: signerHandle, content: UnsafeRawBufferPointer(start: nil, count: 0))
                                        : SignedData.verifySignedAttributes(signerInfo, signer: signerHandle)
         if case .failure(let error) = attributesResult {
             problems.append("the signature over the signed attributes does not verify with the signer's key: \(error.message)")
         }
-        let count = document.count
+        let count = content.length
         return problems.isEmpty
             ? .passed(.signature, lazy: { "valid over the \(count) document bytes" })
             : .failed(.signature, problems.joined(separator: "; "))
@@ -438,6 +460,26 @@ public final class SignatureVerifier: @unchecked Sendable {
     static func verifyErrorText(_ code: Int32) -> String {
         guard let text = X509_verify_cert_error_string(Int(code)) else { return "verification error \(code)" }
         return String(cString: text)
+    }
+}
+
+/// The document as a verification sees it: its bytes, or, for a streamed document, its digests.
+enum SignedContent {
+    case bytes(UnsafeRawBufferPointer)
+    case digests(DocumentDigests)
+
+    var length: UInt64 {
+        switch self {
+        case .bytes(let bytes): return UInt64(bytes.count)
+        case .digests(let digests): return digests.length
+        }
+    }
+
+    func digest(nid: Int32) -> [UInt8]? {
+        switch self {
+        case .bytes(let bytes): return SignedData.digest(bytes, nid: nid)
+        case .digests(let digests): return DigestAlgorithm(nid: nid).flatMap { digests.values[$0] }
+        }
     }
 }
 
