@@ -149,3 +149,27 @@ static inline int axis_crl_add_ext(X509_CRL *crl, X509 *issuer, int nid, const c
 }
 
 #endif
+
+// TLS (Sources/Axis/TLS): SSL_CTX_ctrl / SSL_ctrl macros and SSL_OP_* bits (built with a function-like
+// macro), which Swift cannot import. Guarded on their own because they sit after the guard above.
+#ifndef AXIS_COPENSSL_TLS_SHIM_H
+#define AXIS_COPENSSL_TLS_SHIM_H
+static inline int axis_ssl_ctx_set_min_proto_version(SSL_CTX *ctx, int version) {
+    return (int)SSL_CTX_set_min_proto_version(ctx, version);
+}
+static inline long axis_ssl_ctx_set_mode(SSL_CTX *ctx, long mode) { return SSL_CTX_set_mode(ctx, mode); }
+static inline long axis_ssl_get_mode(SSL *ssl) { return SSL_get_mode(ssl); }
+static inline long axis_ssl_clear_mode(SSL *ssl, long mode) { return SSL_clear_mode(ssl, mode); }
+static inline long axis_ssl_ctx_set_session_cache_mode(SSL_CTX *ctx, long mode) {
+    return SSL_CTX_set_session_cache_mode(ctx, mode);
+}
+static inline long axis_ssl_ctx_sess_set_cache_size(SSL_CTX *ctx, long size) { return SSL_CTX_sess_set_cache_size(ctx, size); }
+/// Adds `x` to the context's own certificate chain, taking a reference of its own.
+static inline int axis_ssl_ctx_add1_chain_cert(SSL_CTX *ctx, X509 *x) { return (int)SSL_CTX_add1_chain_cert(ctx, x); }
+static inline int axis_ssl_set_tlsext_host_name(SSL *ssl, const char *name) { return (int)SSL_set_tlsext_host_name(ssl, name); }
+/// The options Axis sets on every context: no renegotiation (a CPU-exhaustion vector that nothing here
+/// needs), no compression (CRIME), the server's cipher order, ChaCha20 first for clients without AES-NI.
+static inline uint64_t axis_ssl_options_axis(void) {
+    return SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_PRIORITIZE_CHACHA;
+}
+#endif
