@@ -5,6 +5,8 @@ import CAxisSys
 public enum IOEvents {
     public static let readable: UInt32 = EPOLLIN.rawValue
     public static let writable: UInt32 = EPOLLOUT.rawValue
+    /// The peer shut down its sending side (asked for explicitly; level-triggered like the others).
+    public static let readHangup: UInt32 = EPOLLRDHUP.rawValue
     /// The peer closed its side (or both): treat as end of input.
     public static let peerClosed: UInt32 = EPOLLRDHUP.rawValue | EPOLLHUP.rawValue
     public static let error: UInt32 = EPOLLERR.rawValue

@@ -1,0 +1,144 @@
+import Foundation
+@preconcurrency import Glibc
+
+/// Axis's HTTP/1.1 server: one epoll loop per core, each with its own listening socket on the same
+/// port (SO_REUSEPORT: the kernel spreads connections, no shared accept lock), connections pinned to
+/// the loop that accepted them, TLS optional per server. Requests go to an `HTTPService`.
+///
+/// Memory is bounded per connection (a 16 KiB read buffer, the response being written, TLS state of
+/// ~22 KB when idle) and by `maxConnections`, so thousands of idle keep-alive connections are cheap.
+public final class HTTPServer: @unchecked Sendable {
+    public struct Options: Sendable {
+        public var host = "127.0.0.1"
+        /// 0 picks a free port (tests); `start()` returns the one chosen.
+        public var port: UInt16 = 0
+        public var loops = 2
+        public var limits = HTTPLimits()
+        public var headerTimeoutMillis: Int64 = 10_000
+        public var bodyIdleTimeoutMillis: Int64 = 30_000
+        public var keepAliveIdleMillis: Int64 = 60_000
+        /// Connections beyond this are closed as soon as accepted.
+        public var maxConnections = 20_000
+        /// nil: plaintext (only for loopback or the legacy VDXP API; axisd warns).
+        public var tls: TLSContext?
+
+        public init() {}
+
+        var headerTimeoutNanos: UInt64 { UInt64(max(1, headerTimeoutMillis)) * 1_000_000 }
+        var bodyIdleTimeoutNanos: UInt64 { UInt64(max(1, bodyIdleTimeoutMillis)) * 1_000_000 }
+        var keepAliveIdleNanos: UInt64 { UInt64(max(1, keepAliveIdleMillis)) * 1_000_000 }
+    }
+
+    public let options: Options
+    private let service: HTTPService
+    private var loops: [EventLoop] = []
+    private var listeners: [Int32] = []
+    private var finished: [Promise<Void>] = []
+    private let contexts = Locked<[HTTPServerContext]>([])
+    private let openConnections = Locked(0)
+
+    public init(options: Options, service: HTTPService) {
+        self.options = options
+        self.service = service
+    }
+
+    /// Opens the listeners and starts the loops; returns the port.
+    public func start() throws -> UInt16 {
+        Socket.raiseDescriptorLimit()
+        var port = options.port
+        for index in 0..<max(1, options.loops) {
+            let listener = try Socket.listen(host: options.host, port: port, reusePort: true)
+            listeners.append(listener)
+            if port == 0 { port = try Socket.localPort(listener) }
+            let loop = try EventLoop(name: "axis-http-\(index)")
+            let context = HTTPServerContext(options: options, service: service, counter: openConnections)
+            contexts.update { $0.append(context) }
+            let acceptor = Acceptor(listening: listener, accepted: { [context] fd, loop in context.accept(fd, loop: loop) })
+            let ready = Promise<Result<Void, AxisError>>()
+            loop.execute {
+                do {
+                    try loop.add(acceptor, events: IOEvents.readable)
+                    ready.fulfil(.success(()))
+                } catch let error as AxisError {
+                    ready.fulfil(.failure(error))
+                } catch {
+                    ready.fulfil(.failure(AxisError(.storageIO, "\(error)")))
+                }
+            }
+            loop.every(millis: 100) { [context] in context.sweep() }
+            let done = Promise<Void>()
+            let thread = Thread { loop.run(); done.fulfil(()) }
+            thread.name = loop.name
+            thread.start()
+            loops.append(loop)
+            finished.append(done)
+            try ready.wait().get()
+        }
+        return port
+    }
+
+    /// Open connections across all loops.
+    public var connectionCount: Int { openConnections.read { $0 } }
+
+    /// Stops accepting, closes every connection and stops the loops.
+    public func stop() {
+        for (loop, context) in zip(loops, contexts.read { $0 }) {
+            loop.execute { context.closeAll() }
+            loop.stop()
+        }
+        for done in finished { done.wait() }
+        for fd in listeners { close(fd) }
+        listeners.removeAll()
+        loops.removeAll()
+        finished.removeAll()
+    }
+}
+
+/// What the connections of one loop share: configuration, the service, and the loop's registry of
+/// open connections (touched on that loop's thread only) for the time-out sweep.
+final class HTTPServerContext: @unchecked Sendable {
+    let options: HTTPServer.Options
+    let service: HTTPService
+    private let counter: Locked<Int>
+    private var connections: [ObjectIdentifier: HTTPConnection] = [:]
+
+    init(options: HTTPServer.Options, service: HTTPService, counter: Locked<Int>) {
+        self.options = options
+        self.service = service
+        self.counter = counter
+    }
+
+    func accept(_ fd: Int32, loop: EventLoop) {
+        let admitted = counter.update { open -> Bool in
+            guard open < options.maxConnections else { return false }
+            open += 1
+            return true
+        }
+        guard admitted else { close(fd); return }
+        Socket.setNoDelay(fd)
+        do {
+            let tls = try options.tls.map { try TLSConnection(context: $0, fd: fd) }
+            let connection = HTTPConnection(fd: fd, tls: tls, context: self, loop: loop)
+            connections[ObjectIdentifier(connection)] = connection
+            try connection.start()
+        } catch {
+            counter.update { $0 -= 1 }
+            close(fd)
+        }
+    }
+
+    func connectionClosed(_ connection: HTTPConnection) {
+        if connections.removeValue(forKey: ObjectIdentifier(connection)) != nil { counter.update { $0 -= 1 } }
+    }
+
+    func sweep() {
+        let now = SystemClock.monotonicNanos()
+        for connection in Array(connections.values) where connection.deadline != 0 && connection.deadline <= now {
+            connection.expire(now: now)
+        }
+    }
+
+    func closeAll() {
+        for connection in Array(connections.values) { connection.close() }
+    }
+}

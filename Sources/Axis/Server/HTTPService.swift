@@ -1,0 +1,72 @@
+/// The application side of the HTTP server: what to do with each request.
+///
+/// The server calls `plan` on the connection's loop thread as soon as a request head has arrived,
+/// before any body byte is read: the service authenticates and routes, and either refuses at once
+/// (nothing of the body is read or stored) or names the body limit and a handler that receives the
+/// body as it streams in. The handler answers through its `HTTPResponder`, from any thread.
+public protocol HTTPService: Sendable {
+    func plan(_ head: HTTPRequestHead, peer: HTTPPeer) -> HTTPRequestPlan
+}
+
+/// Who is on the other end of a connection.
+public struct HTTPPeer: Sendable {
+    /// The verified TLS client certificate, when the listener requires one.
+    public let certificate: Certificate?
+    public init(certificate: Certificate?) { self.certificate = certificate }
+}
+
+public enum HTTPRequestPlan {
+    /// Answer with this error and close the connection (the body, if any, is not read).
+    case refuse(HTTPError)
+    /// Read a body of at most `bodyLimit` bytes into `handler`.
+    case accept(bodyLimit: Int, handler: HTTPRequestHandler)
+}
+
+/// Receives one request's body and answers it. Called on the connection's loop thread.
+public protocol HTTPRequestHandler: AnyObject {
+    /// A piece of the body (a view into the read buffer: copy what you keep). Throw an `HTTPError`
+    /// to stop reading and answer with it.
+    func body(_ chunk: UnsafeRawBufferPointer) throws
+    /// The whole body has arrived; answer through `responder`, now or later, from any thread.
+    func end(_ responder: HTTPResponder)
+}
+
+/// A complete response: head and body bytes.
+public struct HTTPResponse: Sendable {
+    public var head: HTTPResponseHead
+    public var body: [UInt8]
+
+    public init(status: HTTPStatus, headers: HTTPHeaders = [:], body: [UInt8] = []) {
+        head = HTTPResponseHead(status: status, headers: headers, bodyFraming: .contentLength(body.count))
+        self.body = body
+    }
+
+    /// `{"error":{"code":…,"message":…}}` with the error's status.
+    public init(error: HTTPError) {
+        let body = error.jsonBody
+        head = error.responseHead(bodyByteCount: body.count, keepAlive: true)
+        self.body = body
+    }
+
+    public static func json(_ status: HTTPStatus, _ value: JSONValue) -> HTTPResponse {
+        var headers = HTTPHeaders()
+        headers.add("Content-Type", "application/json")
+        return HTTPResponse(status: status, headers: headers, body: Array(value.encoded(asciiOnly: true).utf8))
+    }
+}
+
+/// Sends the one response to one request, from any thread; later calls are ignored.
+public final class HTTPResponder: @unchecked Sendable {
+    private let deliver: @Sendable (HTTPResponse) -> Void
+    private let used = Locked(false)
+
+    init(deliver: @escaping @Sendable (HTTPResponse) -> Void) { self.deliver = deliver }
+
+    public func respond(_ response: HTTPResponse) {
+        let first = used.update { used -> Bool in
+            defer { used = true }
+            return !used
+        }
+        if first { deliver(response) }
+    }
+}
