@@ -9,13 +9,15 @@ import Foundation
 ///     axis-bench journal-codec […]    per-record CPU cost of CRC32C, SHA-256, frame encode/decode
 ///     axis-bench journal-child […]    appends forever and prints ACK lines (for JournalProcessCrashTests)
 ///     axis-bench verify […]           signature verifications/s next to `openssl speed`
+///     axis-bench submit […]           signed documents/s accepted by axisd over TLS (and end to end)
 ///
 /// Exit codes: 0 ok, 1 failed, 64 usage.
 
 let spec = CommandSpec(
     "axis-bench",
     summary: "Measures Axis components on this machine, and hosts the crash-test child.",
-    subcommands: [JournalBenchmark.spec, JournalReplayCommand.spec, JournalCodecBenchmark.spec, JournalCrashChild.spec, VerifyBenchmark.spec],
+    subcommands: [JournalBenchmark.spec, JournalReplayCommand.spec, JournalCodecBenchmark.spec, JournalCrashChild.spec, VerifyBenchmark.spec,
+                  SubmitBenchmark.spec],
     examples: ["axis-bench journal", "axis-bench journal --help"])
 
 let words = Array(CommandLine.arguments.dropFirst())
@@ -81,6 +83,11 @@ case "verify":
         let report = try VerifyBenchmark.run(try VerifyBenchmark.config(from: command),
                                              command: "axis-bench " + words.joined(separator: " "), progress: { printErr("… " + $0) })
         print(command.flag("json") ? try jsonText(report) : VerifyBenchmark.render(report))
+    }
+case "submit":
+    run("submit") {
+        let report = try SubmitBenchmark.run(command, words: words, progress: { printErr("… " + $0) })
+        print(command.flag("json") ? try jsonText(report) : SubmitBenchmark.render(report))
     }
 default:
     // The parser only returns a bare root when it has no subcommand to run; it reports that itself.

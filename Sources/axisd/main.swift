@@ -18,10 +18,24 @@ let spec = CommandSpec(
                help: "Data directory (journal/, payloads/). With --demo the default is \(demoData)."),
         .flag("demo", help: "Run the demo: throwaway data directory, demo agencies, one document carried end to end."),
         .flag("salvage", help: "Move damaged journal segments to DIR/corrupt/ instead of refusing to start."),
+        .value("listen", valueName: "HOST:PORT", default: "127.0.0.1:7443",
+               help: "Native API (HTTPS, client certificates required). Port 0 picks a free port."),
+        .value("tls-cert", valueName: "FILE", help: "Server certificate chain (PEM) for the native API. --demo uses the development PKI's."),
+        .value("tls-key", valueName: "FILE", help: "Its private key (PEM)."),
+        .value("trust", valueName: "DIR", help: "Trust anchors (PEM files) for client certificates and document signatures."),
+        .value("intermediates", valueName: "DIR", help: "Intermediate CA certificates (PEM files)."),
+        .value("crl-dir", valueName: "DIR", help: "CRLs (PEM or DER) checked for client certificates and signatures."),
+        .value("receipt-cert", valueName: "FILE", help: "The axis's receipt-signing certificate (PEM, chain after it)."),
+        .value("receipt-key", valueName: "FILE", help: "Its private key (PEM)."),
+        .value("lease-seconds", valueName: "N", default: "300", help: "How long an inbox item listed to a recipient stays leased to it."),
+        .value("max-document-bytes", valueName: "N", default: "268435456", help: "The largest document accepted (413 beyond)."),
         .value("log-format", valueName: "FORMAT", default: "kv", help: "Log line format on stderr: kv or json."),
         .value("log-level", valueName: "LEVEL", default: "info", help: "Least severe level logged: debug, info, warning, error."),
     ],
-    examples: ["axisd --demo", "axisd --data /var/lib/axis", "axisd --data /var/lib/axis --salvage"])
+    examples: ["axisd --demo", "axisd --demo --data /tmp/my-demo --listen 127.0.0.1:0",
+               "axisd --data /var/lib/axis --tls-cert server.pem --tls-key server.key --trust trust/ --intermediates ca/ "
+                   + "--crl-dir crl/ --receipt-cert axis.pem --receipt-key axis.key",
+               "axisd --data /var/lib/axis --salvage"])
 
 func fail(_ message: String, code: Int32) -> Never {
     FileDescriptorLogSink.standardError.write(line: "axisd: \(message)\n")
@@ -51,6 +65,20 @@ guard let level = LogLevel(rawValue: parsed.value("log-level") ?? "info") else {
     fail("--log-level must be one of debug, info, warning, error", code: 64)
 }
 let log = Logger(format: format, minimumLevel: level)
+guard let leaseSeconds = Int64(parsed.value("lease-seconds") ?? "300"), (1...86_400).contains(leaseSeconds) else {
+    fail("--lease-seconds must be a whole number of seconds from 1 to 86400", code: 64)
+}
+guard let documentBytesMax = Int(parsed.value("max-document-bytes") ?? ""), (1...(1 << 40)).contains(documentBytesMax) else {
+    fail("--max-document-bytes must be a whole number of bytes from 1 to 1099511627776", code: 64)
+}
+let listenAddress: (String, UInt16)
+do {
+    listenAddress = try NativeListenerSettings.parseListen(parsed.value("listen") ?? "127.0.0.1:7443")
+} catch {
+    fail("\(error)", code: 64)
+}
+// A client that goes away mid-reply must be an error on that connection, not the end of the daemon.
+signal(SIGPIPE, SIG_IGN)
 
 // Block the shutdown signals in every thread before any thread starts; the main thread then takes
 // them synchronously with sigwait, so an early SIGTERM is never lost and no handler runs async.
@@ -97,13 +125,39 @@ core.withState { state in
                                 "anomalies": String(state.anomalies)])
 }
 
+var listener: NativeListener?
 do {
     _ = try core.recordAndWait([.checkpoint(Checkpoint(at: core.clock.now(), note: "axisd started pid=\(getpid())"))])
+    var settings: NativeListenerSettings?
+    if !demo {
+        let given = ["tls-cert", "tls-key", "trust", "receipt-cert", "receipt-key"].filter { parsed.isGiven($0) }
+        if given.count == 5 {
+            settings = NativeListenerSettings(
+                host: listenAddress.0, port: listenAddress.1, serverCertificateChain: parsed.value("tls-cert") ?? "",
+                serverKey: parsed.value("tls-key") ?? "",
+                trust: TrustConfiguration(anchorsDirectory: parsed.value("trust"), intermediatesDirectory: parsed.value("intermediates"),
+                                          crlDirectory: parsed.value("crl-dir")),
+                receiptCertificate: parsed.value("receipt-cert") ?? "", receiptKey: parsed.value("receipt-key") ?? "",
+                leaseMillis: leaseSeconds * 1000, documentBytesMax: documentBytesMax, loops: 2)
+        } else if !given.isEmpty {
+            throw AxisError(.usage, "the native API needs all of --tls-cert, --tls-key, --trust, --receipt-cert and --receipt-key; "
+                + "missing: " + ["tls-cert", "tls-key", "trust", "receipt-cert", "receipt-key"].filter { !parsed.isGiven($0) }
+                    .map { "--\($0)" }.joined(separator: ", "))
+        } else {
+            log.warning("api.disabled", ["reason": "no --tls-cert/--tls-key/--trust/--receipt-cert/--receipt-key given",
+                                         "action": "give them to serve the native API, or run axisd --demo"])
+        }
+    }
     if demo {
         let setup = try Demo.prepare(core)
         log.info("demo.pki", ["directory": setup.pki.directory, "created": String(setup.createdPKI),
                               "note": "development PKI, not for production"])
-        let seeded = try Demo.seedDirectory(core, pki: setup.pki)
+        settings = NativeListenerSettings(
+            host: listenAddress.0, port: listenAddress.1, serverCertificateChain: setup.tls.serverChainPath,
+            serverKey: setup.tls.serverKeyPath, trust: setup.pki.trustConfiguration,
+            receiptCertificate: setup.pki.axisChainPath, receiptKey: setup.pki.axisKeyPath,
+            leaseMillis: leaseSeconds * 1000, documentBytesMax: documentBytesMax, loops: 2)
+        let seeded = try Demo.seedDirectory(core, setup: setup)
         log.info("demo.directory", ["agencies": Demo.agencyCodes.joined(separator: ","), "registered_now": String(seeded)])
         let exchange = try Demo.exchangeOneDocument(core, setup: setup)
         let accepted = exchange.accepted
@@ -114,20 +168,19 @@ do {
         log.info("demo.delivered", ["document": exchange.document.hex, "recipient": Demo.agencyCodes[2],
                                     "acknowledged_sequence": String(exchange.acknowledged.sequence),
                                     "recipient_receipt": exchange.recipientReceipt.isTrusted ? "verified" : "rejected"])
-        let trustFlags = "--trust \(setup.pki.directory)/trust --crl-dir \(setup.pki.directory)/crl"
-        print("""
-            Axis demo is running. Data directory: \(dataDir)
-              accepted document \(exchange.document) from \(Demo.agencyCodes[0]) to \(Demo.agencyCodes[2]) (journal sequence \(accepted.position.sequence))
-                signature by \(exchange.signature.signer?.subject ?? "?") verified; receipt signed by the axis
-              delivered and acknowledged by \(Demo.agencyCodes[2]) with its signed receipt (journal sequence \(exchange.acknowledged.sequence))
-            Development PKI (NOT FOR PRODUCTION): \(setup.pki.directory)
-            From another terminal:
-              swift run axisctl journal check \(dataDir)
-              swift run axisctl verify --data \(dataDir) \(exchange.document) \(trustFlags)
-              swift run axisctl export --data \(dataDir) \(exchange.document) --out /tmp/axis-evidence-\(exchange.document.hex.prefix(8)) \(trustFlags)
-            Stop with Ctrl-C; run again to see the journal replayed.
-            """)
+        if let settings {
+            let started = try NativeListener.start(core: core, settings: settings)
+            listener = started
+            log.info("api.listening", ["address": "\(settings.host):\(started.port)", "tls": "required-client-certificate"])
+            let guide = DemoGuide(data: dataDir, setup: setup, port: started.port, exchange: exchange)
+            try guide.writeJSON()
+            print(guide.banner())
+        }
         fflush(stdout)
+    } else if let settings {
+        let started = try NativeListener.start(core: core, settings: settings)
+        listener = started
+        log.info("api.listening", ["address": "\(settings.host):\(started.port)", "tls": "required-client-certificate"])
     }
 } catch {
     log.error("axisd.start_failed", ["error": "\(error)"])
@@ -140,6 +193,7 @@ log.info("axisd.ready", ["data": dataDir, "pid": String(getpid())])
 var received: Int32 = 0
 sigwait(&shutdownSignals, &received)
 log.info("axisd.stopping", ["signal": received == SIGTERM ? "TERM" : "INT"])
+listener?.stop()
 do {
     _ = try core.recordAndWait([.checkpoint(Checkpoint(at: core.clock.now(), note: "axisd stopped"))])
 } catch {

@@ -10,7 +10,7 @@ final class AxisctlJournalTests: XCTestCase {
         // The real clock: the demo signs with OpenSSL, which stamps the real signing time.
         let core = try AxisCore(layout: AxisCore.Layout(data: data))
         let setup = try Demo.prepare(core)
-        _ = try Demo.seedDirectory(core, pki: setup.pki)
+        _ = try Demo.seedDirectory(core, setup: setup)
         _ = try Demo.exchangeOneDocument(core, setup: setup)
         core.close()
         return data
@@ -27,7 +27,7 @@ final class AxisctlJournalTests: XCTestCase {
         let lines = r.out.split(separator: "\n").map(String.init)
         XCTAssertEqual(lines[0], "journal \(data)/journal")
         XCTAssertEqual(lines[1], "SEGMENT                   FIRST SEQ  RECORDS  BYTES  PREPARED  STATUS")
-        XCTAssertTrue(lines[2].hasPrefix("00000000000000000001.axj          1        8  "), lines[2])
+        XCTAssertTrue(lines[2].hasPrefix("00000000000000000001.axj          1       12  "), lines[2])
         XCTAssertTrue(lines[2].contains("         0  ok"), "the first segment is a plain file: \(lines[2])")
         XCTAssertTrue(lines[2].hasSuffix("  ok"), lines[2])
         XCTAssertTrue(lines.contains("torn tail: none"))
@@ -43,9 +43,9 @@ final class AxisctlJournalTests: XCTestCase {
         let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
         XCTAssertEqual(object["healthy"] as? Bool, true)
         XCTAssertEqual((object["journalId"] as? String)?.count, 32)
-        // 4 agencies, accepted, receipt issued, leased, acknowledged.
-        XCTAssertEqual(object["records"] as? Int, 8)
-        XCTAssertEqual(object["lastSequence"] as? Int, 8)
+        // 4 agencies and their 4 systems, accepted, receipt issued, leased, acknowledged.
+        XCTAssertEqual(object["records"] as? Int, 12)
+        XCTAssertEqual(object["lastSequence"] as? Int, 12)
         XCTAssertEqual((object["chainHead"] as? String)?.count, 64)
         XCTAssertTrue(object["tornTail"] is NSNull)
         XCTAssertEqual((object["problems"] as? [Any])?.count, 0)
@@ -96,7 +96,7 @@ final class AxisctlJournalTests: XCTestCase {
         let all = try axisctl("journal", "dump", data)
         XCTAssertEqual(all.code, 0)
         let lines = all.out.split(separator: "\n")
-        XCTAssertEqual(lines.count, 8)
+        XCTAssertEqual(lines.count, 12)
         XCTAssertTrue(lines[0].hasPrefix("sequence=1 kind=agency-changed agency=000.00.00.G22 "), String(lines[0]))
         let accepted = try axisctl("journal", "dump", data, "--kind", "document-accepted", "--json")
         let objects = try accepted.out.split(separator: "\n").map {

@@ -6,7 +6,7 @@ import XCTest
 /// `axisctl` and the journal scanner.
 final class AxisdProcessTests: XCTestCase {
     func startDemo(_ data: String, _ extra: [String] = []) throws -> ProductProcess {
-        try ProductProcess(try productPath("axisd"), ["--demo", "--data", data] + extra)
+        try ProductProcess(try productPath("axisd"), ["--demo", "--data", data, "--listen", "127.0.0.1:0"] + extra)
     }
 
     func testDemoCarriesADocumentAndStopsCleanlyOnSIGTERM() throws {

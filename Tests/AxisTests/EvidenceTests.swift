@@ -16,7 +16,7 @@ final class EvidenceTests: XCTestCase {
         let core = try AxisCore(layout: AxisCore.Layout(data: data))
         defer { core.close() }
         let setup = try Demo.prepare(core)
-        _ = try Demo.seedDirectory(core, pki: setup.pki)
+        _ = try Demo.seedDirectory(core, setup: setup)
         let exchange = try Demo.exchangeOneDocument(core, setup: setup)
         return Stored(data: data, setup: setup, exchange: exchange)
     }

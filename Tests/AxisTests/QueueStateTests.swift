@@ -108,7 +108,7 @@ final class QueueStateTests: XCTestCase {
             journal.append(batch.map { ($0.kind, $0.encoded()) }) { result in
                 // Completions run in sequence order on the writer thread: the daemon folds here too.
                 if case .success(let receipts) = result {
-                    live.update { state in for (r, rec) in zip(receipts, batch) { state.apply(rec, sequence: r.sequence) } }
+                    live.update { state in for (r, rec) in zip(receipts, batch) { state.apply(rec, sequence: r.sequence, chain: r.chain) } }
                 }
                 done.fulfil(result)
             }

@@ -19,6 +19,7 @@ public final class AxisCore: @unchecked Sendable {
     public let recovery: RecoveryReport
     public let clock: any TimeSource
     private let state: Locked<QueueState>
+    private let observers = Locked<[@Sendable ([JournalRecord]) -> Void]>([])
 
     public init(layout: Layout, storage: any Storage = PosixStorage(), journalOptions: JournalOptions = JournalOptions(),
                 payloadOptions: PayloadStore.Options = PayloadStore.Options(), clock: any TimeSource = SystemClock(),
@@ -41,14 +42,21 @@ public final class AxisCore: @unchecked Sendable {
 
     /// Appends `records` (contiguously, in one batch) and folds them once durable.
     public func record(_ records: [JournalRecord], completion: @escaping @Sendable (Result<[AppendReceipt], AxisError>) -> Void) {
-        journal.append(records.map { ($0.kind, $0.encoded()) }) { [state] result in
+        journal.append(records.map { ($0.kind, $0.encoded()) }) { [state, observers] result in
             if case .success(let receipts) = result {
                 state.update { s in
-                    for (receipt, record) in zip(receipts, records) { s.apply(record, sequence: receipt.sequence) }
+                    for (receipt, record) in zip(receipts, records) { s.apply(record, sequence: receipt.sequence, chain: receipt.chain) }
                 }
+                for observer in observers.read({ $0 }) { observer(records) }
             }
             completion(result)
         }
+    }
+
+    /// Calls `observer` with every batch of records once they are durable and folded (on the
+    /// journal's completion thread: keep it short). The inbox uses it to wake long polls.
+    public func observe(_ observer: @escaping @Sendable ([JournalRecord]) -> Void) {
+        observers.update { $0.append(observer) }
     }
 
     public func recordAndWait(_ records: [JournalRecord]) throws -> [AppendReceipt] {

@@ -2,10 +2,10 @@
 /// signing certificates, and one signed document accepted, receipted and carried through the journal
 /// to its recipient, so a new user sees the whole path on the first run.
 ///
-/// Until the network listeners land, the demo exercises the core in-process, exactly as the daemon
-/// will for a real client: the sender signs, the axis verifies the signature against the PKI and the
-/// agency directory, journals the acceptance, signs its receipt; the recipient leases the document,
-/// reads it back, and acknowledges with its own signed receipt.
+/// The first exchange runs in-process, exactly as the daemon does for a real client: the sender
+/// signs, the axis verifies the signature against the PKI and the agency directory, journals the
+/// acceptance, signs its receipt; the recipient leases the document, reads it back, and acknowledges
+/// with its own signed receipt. Then axisd prints the commands that do the same over HTTPS.
 public enum Demo {
     public static let agencyCodes = ["000.00.00.G22", "000.00.00.G17", "000.00.00.H29", "000.00.00.H41"]
     public static let agencyNames = ["Văn phòng Chính phủ (demo)", "Bộ Tài chính (demo)",
@@ -15,6 +15,8 @@ public enum Demo {
     /// and the axis's receipt signer.
     public struct Setup: Sendable {
         public let pki: DevelopmentPKI
+        /// The HTTPS server certificate and one client certificate per demo system (`<pki>/tls/`).
+        public let tls: DevelopmentTLS
         public let verifier: SignatureVerifier
         public let issuer: ReceiptIssuer
         /// True when this run created the PKI.
@@ -30,22 +32,41 @@ public enum Demo {
         let pki = created ? try DevelopmentPKI.create(at: directory, now: core.clock.now()) : try DevelopmentPKI.open(directory)
         let verifier = SignatureVerifier(trust: try TrustStore.load(pki.trustConfiguration), clock: core.clock)
         let issuer = try ReceiptIssuer.load(keyPath: pki.axisKeyPath, certificatePath: pki.axisChainPath)
-        return Setup(pki: pki, verifier: verifier, issuer: issuer, createdPKI: created)
+        // Made separately from the PKI, so a demo directory from before TLS gains it on its next start.
+        let (tls, _) = try DevelopmentTLS.openOrCreate(pki: pki, systems: agencyCodes, now: core.clock.now())
+        return Setup(pki: pki, tls: tls, verifier: verifier, issuer: issuer, createdPKI: created)
     }
 
-    /// Registers the demo agencies, each bound to its development certificate, unless already so.
+    /// The demo system hosting `code`: one system per agency, named after it.
+    public static func systemID(for code: String) throws -> SystemID { try SystemID("demo-\(code)") }
+
+    /// Registers the demo agencies, each bound to its development signing certificate and hosted by a
+    /// system of its own that authenticates with its TLS client certificate, unless already so.
     /// Returns how many directory records it wrote.
-    public static func seedDirectory(_ core: AxisCore, pki: DevelopmentPKI) throws -> Int {
+    public static func seedDirectory(_ core: AxisCore, setup: Setup) throws -> Int {
         let now = core.clock.now()
-        let changes = try zip(agencyCodes, agencyNames).compactMap { code, name -> JournalRecord? in
+        var changes: [JournalRecord] = []
+        for (code, name) in zip(agencyCodes, agencyNames) {
             let agency = try AgencyCode(code)
-            let fingerprints = pki.agency(code).map { [$0.fingerprint] } ?? []
+            let system = try systemID(for: code)
+            let fingerprints = setup.pki.agency(code).map { [$0.fingerprint] } ?? []
             let existing = core.withState { $0.agencies[agency] }
-            if let existing, existing.certificateFingerprints == fingerprints { return nil }
-            var entry = existing ?? AgencyEntry(code: agency, name: name, email: "vanthu@\(code).demo")
-            entry.certificateFingerprints = fingerprints
-            return .agencyChanged(AgencyChanged(agency: entry, at: now, actor: .policy("demo"),
-                                                reason: "axisd --demo: bind the development PKI certificate"))
+            if existing?.certificateFingerprints != fingerprints || existing?.system != system {
+                var entry = existing ?? AgencyEntry(code: agency, name: name, email: "vanthu@\(code).demo")
+                entry.certificateFingerprints = fingerprints
+                entry.system = system
+                changes.append(.agencyChanged(AgencyChanged(agency: entry, at: now, actor: .policy("demo"),
+                                                            reason: "axisd --demo: bind the development PKI certificate")))
+            }
+            let tlsFingerprints = setup.tls.system(code).map { [$0.fingerprint] } ?? []
+            let existingSystem = core.withState { $0.systems[system] }
+            if existingSystem?.tlsFingerprints != tlsFingerprints || existingSystem?.agencies != [agency] {
+                var entry = existingSystem ?? SystemEntry(id: system, name: "Demo system of \(name)")
+                entry.tlsFingerprints = tlsFingerprints
+                entry.agencies = [agency]
+                changes.append(.systemChanged(SystemChanged(system: entry, at: now, actor: .policy("demo"),
+                                                            reason: "axisd --demo: the system's TLS client certificate")))
+            }
         }
         if !changes.isEmpty { _ = try core.recordAndWait(changes) }
         return changes.count

@@ -9,9 +9,9 @@ extension HTTPError {
 
     /// The JSON body of the reply.
     public var jsonBody: [UInt8] {
-        let json = JSONValue.object([
-            ("error", .object([("code", .string(code.rawValue)), ("message", .string(message))])),
-        ])
+        var fields: [(String, JSONValue)] = [("code", .string(code.rawValue)), ("message", .string(message))]
+        if !details.isEmpty { fields.append(("details", .array(details.map { .string($0) }))) }
+        let json = JSONValue.object([("error", .object(fields))])
         return Array(json.encoded(asciiOnly: true).utf8)
     }
 

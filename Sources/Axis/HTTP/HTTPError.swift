@@ -55,12 +55,16 @@ public struct HTTPError: Error, Sendable, Equatable, CustomStringConvertible {
     public let code: Code
     /// What was wrong, for the person reading the reply or the log. Never contains body bytes.
     public let message: String
+    /// Every individual reason, when there are several (e.g. each failed signature check); the
+    /// reply lists them under `details`.
+    public let details: [String]
 
     /// An error to answer with `status`; write `message` for the person who has to fix the request.
-    public init(_ status: HTTPStatus, _ code: Code, _ message: String) {
+    public init(_ status: HTTPStatus, _ code: Code, _ message: String, details: [String] = []) {
         self.status = status
         self.code = code
         self.message = message
+        self.details = details
     }
 
     public var description: String { "\(status.code) \(code): \(message)" }

@@ -68,6 +68,45 @@ public enum Socket {
         return fd
     }
 
+    /// How a non-blocking connect began (see `startConnect`).
+    public enum ConnectStart: Sendable, Equatable {
+        /// Already connected (loopback often is): the socket is ready for I/O.
+        case connected(Int32)
+        /// Under way: wait until the socket is writable, then read the outcome with `connectError(_:)`.
+        case inProgress(Int32)
+        /// Refused or unreachable at once; the socket is already closed.
+        case failed(errno: Int32)
+    }
+
+    /// Starts a TCP connection to `host:port` on a non-blocking, close-on-exec socket and returns at
+    /// once, so the caller can bound the wait with poll(2) (a blocking connect(2) to an address that
+    /// drops packets waits for the kernel's SYN retries, minutes). Throws only when no socket can be
+    /// made or `host` is not an IPv4 address; connect errors come back as `.failed` for the caller to
+    /// describe in its own terms.
+    public static func startConnect(host: String, port: UInt16) throws -> ConnectStart {
+        var address = try ipv4(host, port)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw AxisError(.storageIO, "socket() failed", errno: errno) }
+        let ok = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        if ok == 0 { return .connected(fd) }
+        let code = errno
+        // EINTR: the connection still proceeds asynchronously (connect(2)), exactly like EINPROGRESS.
+        if code == EINPROGRESS || code == EINTR { return .inProgress(fd) }
+        close(fd)
+        return .failed(errno: code)
+    }
+
+    /// The outcome of a non-blocking connect once its socket polled writable: 0 when connected, else
+    /// the errno it failed with (SO_ERROR).
+    public static func connectError(_ fd: Int32) -> Int32 {
+        var value: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        guard getsockopt(fd, SOL_SOCKET, SO_ERROR, &value, &length) == 0 else { return errno }
+        return value
+    }
+
     /// Raises the soft limit on open descriptors to the hard limit (a server with thousands of
     /// connections needs more than the usual 1,024) and returns the limit now in force.
     @discardableResult

@@ -24,12 +24,20 @@ public struct CertificateBuilder: Sendable {
     public var notBefore: Timestamp
     public var notAfter: Timestamp
     public var profile: Profile
+    /// Further extensions in OpenSSL's configuration syntax, added after the profile's and the key
+    /// identifiers, in this order: e.g. `(NID_ext_key_usage, "serverAuth")` or
+    /// `(NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1")`. One the certificate already carries
+    /// (basicConstraints, keyUsage, the key identifiers) is refused: a certificate must not hold an
+    /// extension twice (RFC 5280 §4.2).
+    public var extraExtensions: [(nid: Int32, value: String)]
 
-    public init(subject: [(type: String, value: String)], notBefore: Timestamp, notAfter: Timestamp, profile: Profile) {
+    public init(subject: [(type: String, value: String)], notBefore: Timestamp, notAfter: Timestamp, profile: Profile,
+                extraExtensions: [(nid: Int32, value: String)] = []) {
         self.subject = subject
         self.notBefore = notBefore
         self.notAfter = notAfter
         self.profile = profile
+        self.extraExtensions = extraExtensions
     }
 
     /// A self-signed certificate for `key`: a root CA.
@@ -50,6 +58,7 @@ public struct CertificateBuilder: Sendable {
         guard notBefore < notAfter else {
             throw AxisError(.crypto, "certificate validity is empty (\(notBefore) is not before \(notAfter))")
         }
+        let extensions = try self.extensions()
         OpenSSLErrors.clear()
         guard let x509 = X509_new() else { throw OpenSSLErrors.error("X509_new failed") }
         var owned: OpaquePointer? = x509
@@ -75,7 +84,7 @@ public struct CertificateBuilder: Sendable {
         let issuerHandle = issuer?.handle ?? x509
         for (nid, value) in extensions {
             guard axis_x509v3_add_ext(x509, issuerHandle, nid, value) == 1 else {
-                throw OpenSSLErrors.error("cannot add extension \(String(cString: OBJ_nid2sn(nid))) = \(value)")
+                throw OpenSSLErrors.error("cannot add extension \(Self.name(of: nid)) = \(value)")
             }
         }
         guard X509_sign(x509, issuerKey.handle, PKIEncoding.digest(for: issuerKey)) > 0 else {
@@ -85,7 +94,8 @@ public struct CertificateBuilder: Sendable {
         return try Certificate(taking: x509)
     }
 
-    private var extensions: [(Int32, String)] {
+    /// The profile's extensions, the key identifiers, then `extraExtensions`.
+    private func extensions() throws -> [(Int32, String)] {
         var list: [(Int32, String)] = []
         switch profile {
         case .authority(let pathLength):
@@ -98,7 +108,19 @@ public struct CertificateBuilder: Sendable {
         list.append((NID_subject_key_identifier, "hash"))
         // `always`: fail rather than silently issue a certificate whose issuer has no key identifier.
         list.append((NID_authority_key_identifier, "keyid:always"))
+        for (nid, value) in extraExtensions {
+            guard !list.contains(where: { $0.0 == nid }) else {
+                throw AxisError(.crypto, "extension \(Self.name(of: nid)) is given twice (\(value)): a certificate carries each extension once; "
+                    + "drop it from extraExtensions (basicConstraints and keyUsage come from the profile)")
+            }
+            list.append((nid, value))
+        }
         return list
+    }
+
+    /// OpenSSL's short name for an extension (`extendedKeyUsage`); callers may pass any NID, known or not.
+    private static func name(of nid: Int32) -> String {
+        OBJ_nid2sn(nid).map { String(cString: $0) } ?? "NID \(nid)"
     }
 }
 

@@ -14,6 +14,7 @@
 //   agencies/<code>.pem, .key       per agency, issued by the Agencies CA; RSA-2048, EC P-256, Ed25519 in turn
 //   test/revoked.pem, .key          issued to the first agency, revoked
 //   test/expired.pem, .key          issued to the first agency, validity entirely in the past
+//   (tls/                           TLS credentials, added later and separately: DevelopmentTLS.swift)
 //
 // Every subject carries O=Axis DEVELOPMENT PKI - NOT FOR PRODUCTION and every key is unencrypted.
 // The whole tree is written into a hidden sibling directory and renamed into place in one step, so
@@ -197,8 +198,8 @@ extension DevelopmentPKI {
     }
 }
 
-/// Names and validity periods for one `create` run.
-private struct Issuance {
+/// Names and validity periods for one `create` run (of the PKI, or of its TLS credentials).
+struct Issuance {
     static let hourMillis: Int64 = 3_600_000
     static let dayMillis: Int64 = 86_400_000
     /// X.520's upper bound for a common name, which OpenSSL enforces.

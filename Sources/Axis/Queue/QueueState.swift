@@ -63,7 +63,23 @@ public struct QueueState: Equatable, Sendable {
         public var accepted: DocumentAccepted
         /// Journal sequence of the accepting record: the queue order.
         public var sequence: UInt64
+        /// The journal's chain hash after the accepting record (what the receipt signs).
+        public var chain: Digest256
         public var receipt: PayloadRef?
+        /// Everything that happened to the document, oldest first: the trace the API and axisctl show.
+        public var events: [TraceEvent]
+    }
+
+    /// One line of a document's trace: what happened, to which recipient, when, by whom, and why.
+    public struct TraceEvent: Equatable, Sendable {
+        public var sequence: UInt64
+        public var at: Timestamp
+        /// `accepted`, `receipt-issued`, `leased`, `push-attempted`, `push-failed`, `released`, `delivered`,
+        /// `acknowledged`, `status`, `hold`, `release`, `retry`, `delete`, `expire`, `referenced`.
+        public var event: String
+        public var recipient: AgencyCode?
+        public var actor: Actor
+        public var detail: String
     }
 
     public struct SenderKey: Hashable, Sendable {
@@ -78,6 +94,8 @@ public struct QueueState: Equatable, Sendable {
     public private(set) var open: [AgencyCode: Set<DocumentID>] = [:]
     public private(set) var agencies: [AgencyCode: AgencyEntry] = [:]
     public private(set) var systems: [SystemID: SystemEntry] = [:]
+    /// Enabled systems by the SHA-256 of their TLS client certificates.
+    public private(set) var systemsByFingerprint: [Digest256: SystemID] = [:]
     public private(set) var lastSequence: UInt64 = 0
     public private(set) var anomalies: Int = 0
 
@@ -85,39 +103,56 @@ public struct QueueState: Equatable, Sendable {
 
     /// Decodes and applies one journal entry.
     public mutating func apply(_ entry: JournalEntry) throws {
-        apply(try JournalRecord.decode(kind: entry.kind, body: entry.body), sequence: entry.sequence)
+        apply(try JournalRecord.decode(kind: entry.kind, body: entry.body), sequence: entry.sequence, chain: entry.chain)
     }
 
-    public mutating func apply(_ record: JournalRecord, sequence: UInt64) {
+    /// `chain` is the journal's chain hash after this record (kept for accepted documents).
+    public mutating func apply(_ record: JournalRecord, sequence: UInt64, chain: Digest256 = .zero) {
         lastSequence = sequence
         switch record {
         case .documentAccepted(let r):
             guard documents[r.id] == nil else { anomalies += 1; return }
-            documents[r.id] = Document(accepted: r, sequence: sequence)
+            let how = r.messageType == .status ? "status \(r.statusCode) message" : "document"
+            documents[r.id] = Document(accepted: r, sequence: sequence, chain: chain, receipt: nil, events: [
+                TraceEvent(sequence: sequence, at: r.acceptedAt, event: "accepted", recipient: nil, actor: .agency(r.sender),
+                           detail: "\(how) from \(r.sender) to \(r.recipients.map(\.rawValue).joined(separator: ",")), "
+                               + "\(r.payload.length) bytes, sha256 \(r.payload.sha256.hex)"
+                               + (r.signerSubject.isEmpty ? "" : ", signed by \(r.signerSubject)")),
+            ])
             bySenderDocument[SenderKey(sender: r.sender, senderDocumentID: r.senderDocumentID)] = r.id
             for recipient in r.recipients {
                 deliveries[DeliveryKey(document: r.id, recipient: recipient)] = Delivery()
                 open[recipient, default: []].insert(r.id)
             }
+            // The documents this one revokes, updates, replaces or answers show it on their trace.
+            // (A status message's own `recipientStatus` record traces it.)
+            for earlier in r.refersTo where documents[earlier] != nil && r.messageType == .document {
+                trace(earlier, sequence, r.acceptedAt, "referenced", nil, .agency(r.sender), "\(r.businessType) by document \(r.id)")
+            }
         case .deliveryLeased(let r):
             update(r.document, r.recipient, allowed: { !$0.isTerminal && $0 != .held }) { $0.state = .leased(until: r.until) }
+            trace(r.document, sequence, r.at, "leased", r.recipient, r.actor, "until \(r.until)")
         case .deliveryAttempted(let r):
             update(r.document, r.recipient, allowed: { !$0.isTerminal && $0 != .held }) {
                 $0.state = .inFlight(since: r.at)
                 $0.attempts = max($0.attempts, r.attempt)
             }
+            trace(r.document, sequence, r.at, "push-attempted", r.recipient, .system, "attempt \(r.attempt) to \(r.endpoint)")
         case .deliveryFailed(let r):
             update(r.document, r.recipient, allowed: { !$0.isTerminal }) {
                 if $0.state != .held { $0.state = .deferred(until: r.retryAt) }
                 $0.attempts = max($0.attempts, r.attempt)
                 $0.lastError = r.reason
             }
+            trace(r.document, sequence, r.at, "push-failed", r.recipient, .system, "attempt \(r.attempt): \(r.reason); retry at \(r.retryAt)")
         case .deliveryReleased(let r):
             update(r.document, r.recipient, allowed: { !$0.isTerminal }) {
                 if $0.state != .held { $0.state = .queued }
             }
+            trace(r.document, sequence, r.at, "released", r.recipient, r.actor, r.reason)
         case .deliveryDelivered(let r):
             update(r.document, r.recipient, allowed: { !$0.isTerminal }) { $0.state = .delivered(at: r.at) }
+            trace(r.document, sequence, r.at, "delivered", r.recipient, .system, "pushed to \(r.endpoint)")
         case .deliveryAcknowledged(let r):
             update(r.document, r.recipient, allowed: {
                 if case .delivered = $0 { return true }
@@ -126,21 +161,41 @@ public struct QueueState: Equatable, Sendable {
                 $0.state = .acknowledged(at: r.at)
                 $0.receipt = r.receipt
             }
+            trace(r.document, sequence, r.at, "acknowledged", r.recipient, r.actor,
+                  r.receipt == nil ? "no recipient receipt" : "with the recipient's signed receipt")
         case .recipientStatus(let r):
             update(r.document, r.recipient, allowed: { _ in true }) { $0.lastStatus = r.code }
+            trace(r.document, sequence, r.at, "status", r.recipient, .agency(r.recipient),
+                  "\(r.code)" + (r.description.isEmpty ? "" : " \(r.description)"))
         case .deliveryControl(let r):
             let recipients = r.recipient.map { [$0] } ?? documents[r.document]?.accepted.recipients ?? []
             if recipients.isEmpty { anomalies += 1 }
             for recipient in recipients { control(r, recipient) }
+            trace(r.document, sequence, r.at, r.action.description, r.recipient, r.actor, r.reason)
         case .agencyChanged(let r):
             agencies[r.agency.code] = r.agency
         case .systemChanged(let r):
+            if let old = systems[r.system.id] {
+                for fingerprint in old.tlsFingerprints where systemsByFingerprint[fingerprint] == old.id {
+                    systemsByFingerprint[fingerprint] = nil
+                }
+            }
             systems[r.system.id] = r.system
+            if r.system.enabled {
+                for fingerprint in r.system.tlsFingerprints { systemsByFingerprint[fingerprint] = r.system.id }
+            }
         case .receiptIssued(let r):
             if documents[r.document] != nil { documents[r.document]?.receipt = r.receipt } else { anomalies += 1 }
+            trace(r.document, sequence, r.at, "receipt-issued", nil, .system, "the axis signed its acceptance receipt")
         case .checkpoint, .salvage, .opaque:
             break
         }
+    }
+
+    private mutating func trace(_ document: DocumentID, _ sequence: UInt64, _ at: Timestamp, _ event: String,
+                                _ recipient: AgencyCode?, _ actor: Actor, _ detail: String) {
+        documents[document]?.events.append(TraceEvent(sequence: sequence, at: at, event: event, recipient: recipient,
+                                                      actor: actor, detail: detail))
     }
 
     private mutating func control(_ r: DeliveryControl, _ recipient: AgencyCode) {

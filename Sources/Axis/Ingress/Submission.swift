@@ -1,0 +1,147 @@
+/// A document as a sender submits it, before anything is checked against the directory: who sends it,
+/// to whom, under which of the sender's own ids, and the detached signature. Parsed from the native
+/// API's `Axis-*` headers by `Submission.parse`; the VDXP API (#8) builds the same value from its own.
+public struct Submission: Sendable, Equatable {
+    public static let senderDocumentIDBytesMax = 128
+    public static let signatureBytesMax = 256 << 10
+
+    public var sender: AgencyCode
+    public var recipients: [AgencyCode]
+    /// The sender's own id: with `sender`, the idempotency key.
+    public var senderDocumentID: String
+    public var subject: String
+    public var contentType: String
+    /// Detached CMS SignedData (DER) over the body.
+    public var signature: [UInt8]
+
+    public init(sender: AgencyCode, recipients: [AgencyCode], senderDocumentID: String, subject: String = "",
+                contentType: String = "application/octet-stream", signature: [UInt8]) {
+        self.sender = sender
+        self.recipients = recipients
+        self.senderDocumentID = senderDocumentID
+        self.subject = subject
+        self.contentType = contentType
+        self.signature = signature
+    }
+
+    /// Reads the native API's headers. Every problem is a 400 naming the header and what to send.
+    public static func parse(_ headers: HTTPHeaders) -> Result<Submission, HTTPError> {
+        func bad(_ header: String, _ message: String) -> Result<Submission, HTTPError> {
+            .failure(HTTPError(.badRequest, HTTPError.Code("invalid_" + String(header.lowercased().map { $0 == "-" ? "_" : $0 })),
+                               "\(header): \(message)"))
+        }
+        guard let from = headers["Axis-From"], !from.isEmpty else {
+            return bad("Axis-From", "missing; send the sending agency's code, e.g. Axis-From: 000.00.00.G22")
+        }
+        guard let sender = try? AgencyCode(from) else { return bad("Axis-From", "'\(from)' is not an agency code") }
+
+        guard let to = headers["Axis-To"], !to.isEmpty else {
+            return bad("Axis-To", "missing; send the recipients' agency codes, comma-separated")
+        }
+        var recipients: [AgencyCode] = []
+        var seen = Set<AgencyCode>()
+        for part in to.split(separator: ",", omittingEmptySubsequences: false) {
+            let text = part.trimmingSpaces
+            guard let code = try? AgencyCode(text) else { return bad("Axis-To", "'\(text)' is not an agency code") }
+            guard seen.insert(code).inserted else { return bad("Axis-To", "\(code) is listed twice") }
+            recipients.append(code)
+        }
+        guard recipients.count <= Limits.recipientsMax else {
+            return bad("Axis-To", "\(recipients.count) recipients; at most \(Limits.recipientsMax) per document")
+        }
+
+        guard let documentID = headers["Axis-Document-Id"], !documentID.isEmpty else {
+            return bad("Axis-Document-Id", "missing; send your own id for the document (it makes resubmission safe)")
+        }
+        guard documentID.utf8.count <= senderDocumentIDBytesMax,
+              documentID.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+            return bad("Axis-Document-Id", "must be 1–\(senderDocumentIDBytesMax) visible ASCII characters without spaces "
+                + "(percent-encode anything else)")
+        }
+
+        var subject = ""
+        if let encoded = headers["Axis-Subject"] {
+            guard let decoded = PercentEncoding.decodeUTF8(encoded) else {
+                return bad("Axis-Subject", "must be percent-encoded UTF-8 (e.g. C%C3%B4ng%20v%C4%83n for \"Công văn\")")
+            }
+            guard decoded.utf8.count <= Limits.subjectBytesMax else {
+                return bad("Axis-Subject", "\(decoded.utf8.count) bytes once decoded; at most \(Limits.subjectBytesMax)")
+            }
+            subject = decoded
+        }
+
+        guard let signatureText = headers.firstValueBytes("Axis-Signature"), !signatureText.isEmpty else {
+            return bad("Axis-Signature", "missing; send the detached CMS signature over the body, DER, base64-encoded "
+                + "(openssl cms -sign -binary -outform DER … | base64 -w0)")
+        }
+        guard signatureText.count <= signatureBytesMax * 4 / 3 + 4, let signature = Base64.decode(signatureText), !signature.isEmpty else {
+            return bad("Axis-Signature", "not base64 on one line (standard alphabet, with padding), or larger than \(signatureBytesMax) bytes")
+        }
+        let contentType = headers["Content-Type"].map { String($0.prefix(200)) } ?? "application/octet-stream"
+        return .success(Submission(sender: sender, recipients: recipients, senderDocumentID: documentID, subject: subject,
+                                   contentType: contentType, signature: signature))
+    }
+}
+
+/// What to do with a submission given what the journal already holds under its idempotency key.
+/// Pure: the ingress asks it under its reservation for the key, so no two submissions race.
+public enum SubmissionDecision: Equatable, Sendable {
+    /// Nothing under the key yet: verify and accept.
+    case accept
+    /// The same bytes again: answer 200 with the original acceptance.
+    case duplicate(DocumentID)
+    /// Other bytes under a used id: 409.
+    case conflict(DocumentID, existingSHA256: Digest256)
+
+    public static func decide(existing: QueueState.Document?, sha256: Digest256) -> SubmissionDecision {
+        guard let existing else { return .accept }
+        return existing.accepted.payload.sha256 == sha256
+            ? .duplicate(existing.accepted.id)
+            : .conflict(existing.accepted.id, existingSHA256: existing.accepted.payload.sha256)
+    }
+}
+
+/// `%XX` decoding to UTF-8 text, strict: a malformed escape or invalid UTF-8 is refused.
+public enum PercentEncoding {
+    public static func decodeUTF8(_ text: String) -> String? {
+        var bytes: [UInt8] = []
+        var iterator = Array(text.utf8).makeIterator()
+        while let byte = iterator.next() {
+            guard byte == UInt8(ascii: "%") else { bytes.append(byte); continue }
+            guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else { return nil }
+            bytes.append(high << 4 | low)
+        }
+        return String(validating: bytes, as: UTF8.self)
+    }
+
+    /// Percent-encodes everything but unreserved ASCII (RFC 3986 §2.3).
+    public static func encode(_ text: String) -> String {
+        let hex = Array("0123456789ABCDEF".utf8)
+        var out: [UInt8] = []
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+                out.append(byte)
+            default:
+                out += [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 15)]]
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private static func hexValue(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
+        default: return nil
+        }
+    }
+}
+
+extension Substring {
+    var trimmingSpaces: String {
+        String(drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
+    }
+}

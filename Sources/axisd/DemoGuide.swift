@@ -1,0 +1,88 @@
+// What `axisd --demo` tells a new user: the banner with copy-paste commands (sign with openssl cms,
+// submit with curl, pull as the recipient, acknowledge), and DIR/demo.json with every URL, code and
+// file path, for scripts and tests.
+@preconcurrency import Glibc
+import Axis
+
+struct DemoGuide {
+    let data: String
+    let setup: Demo.Setup
+    let port: UInt16
+    let exchange: Demo.Exchange
+
+    var url: String { "https://localhost:\(port)" }
+    var jsonPath: String { PathJoin.join(data, "demo.json") }
+    /// The example's sender signs with RSA (openssl cms in OpenSSL 3.0 cannot sign with Ed25519).
+    var sender: String { Demo.agencyCodes[0] }
+    var recipient: String { Demo.agencyCodes[2] }
+
+    func writeJSON() throws {
+        let agencies: [JSONValue] = zip(Demo.agencyCodes, Demo.agencyNames).map { code, name in
+            let signing = setup.pki.agency(code)
+            let system = setup.tls.system(code)
+            return .object([
+                ("code", .string(code)),
+                ("name", .string(name)),
+                ("system", .string((try? Demo.systemID(for: code).rawValue) ?? "")),
+                ("tlsCertificate", .string(system?.certificatePath ?? "")),
+                ("tlsKey", .string(system?.keyPath ?? "")),
+                ("signingCertificate", .string(signing?.certificatePath ?? "")),
+                ("signingKey", .string(signing?.keyPath ?? "")),
+                ("signingAlgorithm", .string(signing?.algorithm ?? "")),
+            ])
+        }
+        let json = JSONValue.object([
+            ("note", .string("Axis demo: development PKI, NOT FOR PRODUCTION")),
+            ("dataDir", .string(data)),
+            ("api", .string(url)),
+            ("caFile", .string(setup.pki.rootCertificatePath)),
+            ("intermediateFile", .string(setup.pki.intermediateCertificatePath)),
+            ("pkiDir", .string(setup.pki.directory)),
+            ("receiptCertificate", .string(setup.pki.axisCertificatePath)),
+            ("adminSocket", .null),
+            ("agencies", .array(agencies)),
+        ])
+        // Written beside and renamed over: a reader never sees half a file.
+        let temporary = jsonPath + ".tmp"
+        _ = unlink(temporary)
+        try FileBytes.create(temporary, json.encoded() + "\n")
+        guard rename(temporary, jsonPath) == 0 else {
+            throw AxisError(.storageIO, "cannot write \(jsonPath)", errno: errno)
+        }
+    }
+
+    func banner() -> String {
+        let pki = setup.pki
+        let from = setup.tls.system(sender), to = setup.tls.system(recipient)
+        let signing = pki.agency(sender)
+        let tlsFrom = "--cacert \(pki.rootCertificatePath) --cert \(from?.certificatePath ?? "") --key \(from?.keyPath ?? "")"
+        let tlsTo = "--cacert \(pki.rootCertificatePath) --cert \(to?.certificatePath ?? "") --key \(to?.keyPath ?? "")"
+        let accepted = exchange.accepted
+        return """
+            Axis demo is running. Data directory: \(data)   (settings for scripts: \(jsonPath))
+              accepted document \(exchange.document) from \(sender) to \(recipient) (journal sequence \(accepted.position.sequence))
+                signature by \(exchange.signature.signer?.subject ?? "?") verified; receipt signed by the axis
+              delivered and acknowledged by \(recipient) with its signed receipt (journal sequence \(exchange.acknowledged.sequence))
+            Native API: \(url)  (client certificates required; development PKI, NOT FOR PRODUCTION: \(pki.directory))
+
+            Try it from another terminal — send a signed document from \(sender) to \(recipient):
+              echo "Công văn thử nghiệm $(date)" > /tmp/axis-doc.txt
+              openssl cms -sign -binary -in /tmp/axis-doc.txt -signer \(signing?.certificatePath ?? "") \\
+                  -inkey \(signing?.keyPath ?? "") -certfile \(pki.intermediateCertificatePath) -outform DER -out /tmp/axis-doc.p7s
+              curl -sS \(tlsFrom) \\
+                  -H "Axis-From: \(sender)" -H "Axis-To: \(recipient)" -H "Axis-Document-Id: demo-$(date +%s%N)" \\
+                  -H "Content-Type: text/plain; charset=utf-8" \\
+                  -H "Axis-Subject: C%C3%B4ng%20v%C4%83n%20th%E1%BB%AD" -H "Axis-Signature: $(base64 -w0 /tmp/axis-doc.p7s)" \\
+                  --data-binary @/tmp/axis-doc.txt \(url)/v1/documents
+            Pull it as \(recipient) (waits up to 10 s), read it, acknowledge it (put the "id" from the inbox in ID):
+              curl -sS \(tlsTo) "\(url)/v1/inbox?wait=10"
+              curl -sS \(tlsTo) -D - -o /tmp/axis-received.txt \(url)/v1/documents/ID/content
+              curl -sS \(tlsTo) -X POST \(url)/v1/inbox/ID/ack
+            The trace, as the sender:
+              curl -sS \(tlsFrom) \(url)/v1/documents/ID
+            Offline evidence:
+              swift run axisctl verify --data \(data) \(exchange.document) --trust \(pki.directory)/trust --crl-dir \(pki.directory)/crl
+            Stop with Ctrl-C; run again with the same --data to continue where it stopped.
+            """
+    }
+}
