@@ -16,7 +16,7 @@ public struct APICaller: Sendable, Equatable {
     public static func resolve(_ certificate: Certificate?, in state: QueueState) -> Result<APICaller, HTTPError> {
         guard let certificate else {
             return .failure(HTTPError(.unauthorized, HTTPError.Code("client_certificate_required"),
-                "the native API needs a TLS client certificate registered to a system (axisctl system add … --cert FILE)"))
+                "the native API needs a TLS client certificate registered to a system in the agency directory"))
         }
         if let id = state.systemsByFingerprint[certificate.fingerprint], let system = state.systems[id], system.enabled {
             return .success(APICaller(system: system))
@@ -28,7 +28,7 @@ public struct APICaller: Sendable, Equatable {
         }
         return .failure(HTTPError(.forbidden, HTTPError.Code("unknown_system"),
             "client certificate \(certificate.subject) (sha256 \(certificate.fingerprint.hex)) is not registered to an enabled "
-            + "system; register it with axisctl system add/update --cert FILE"))
+            + "system; ask the axis administrator to register it in the directory"))
     }
 }
 
@@ -47,7 +47,11 @@ public enum RecipientRequestDecision: Equatable, Sendable {
         case .expired, .deleted:
             return .refuse(HTTPError(.conflict, HTTPError.Code("delivery_closed"),
                 "the delivery of \(document) to \(recipient) is \(delivery.state.name); it can no longer be acknowledged"))
-        default: return .record
+        case .held:
+            return .refuse(HTTPError(.conflict, HTTPError.Code("delivery_held"),
+                "the delivery of \(document) to \(recipient) is held by an operator; it can be acknowledged once released"))
+        case .queued, .leased, .inFlight, .deferred, .delivered:
+            return .record
         }
     }
 

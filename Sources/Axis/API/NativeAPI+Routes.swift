@@ -71,6 +71,8 @@ extension NativeAPI {
                     kept = try core.payloads.storeAndWait(receipt)
                 } catch let error as HTTPError {
                     return responder.respond(HTTPResponse(error: error))
+                } catch let error as AxisError where error.code == .storageIO || error.code == .payloadCorrupt {
+                    return responder.respond(HTTPResponse(error: Ingress.storageError(error, what: "the acknowledgement was not recorded")))
                 } catch {
                     return responder.respond(HTTPResponse(error: HTTPError(.unprocessableContent, HTTPError.Code("receipt_unreadable"),
                         "the receipt could not be checked: \(error)")))
@@ -81,7 +83,8 @@ extension NativeAPI {
                                               receipt: receiptRef)
             core.record([.deliveryAcknowledged(record)]) { result in
                 switch result {
-                case .failure(let error): responder.respond(HTTPResponse(error: Ingress.storageError(error)))
+                case .failure(let error):
+                    responder.respond(HTTPResponse(error: Ingress.storageError(error, what: "the acknowledgement was not recorded")))
                 case .success: responder.respond(.json(.ok, Self.deliveryReply(id, recipient, "acknowledged",
                                                                                note: receiptRef == nil ? "" : "receipt verified and kept")))
                 }
@@ -95,7 +98,8 @@ extension NativeAPI {
             let delivery = core.withState { $0.delivery(id, recipient) }
             switch RecipientRequestDecision.release(delivery, document: id, recipient: recipient) {
             case .refuse(let error): return responder.respond(HTTPResponse(error: error))
-            case .alreadyDone: return responder.respond(.json(.ok, Self.deliveryReply(id, recipient, "queued", note: "was not leased")))
+            case .alreadyDone:
+                return responder.respond(.json(.ok, Self.deliveryReply(id, recipient, delivery?.state.name ?? "queued", note: "was not leased")))
             case .record: break
             }
             let reason = String(decoding: body.prefix(512), as: UTF8.self)
@@ -103,7 +107,8 @@ extension NativeAPI {
                                           reason: reason.isEmpty ? "nack" : "nack: \(reason)")
             core.record([.deliveryReleased(record)]) { result in
                 switch result {
-                case .failure(let error): responder.respond(HTTPResponse(error: Ingress.storageError(error)))
+                case .failure(let error):
+                    responder.respond(HTTPResponse(error: Ingress.storageError(error, what: "the item was not released")))
                 case .success: responder.respond(.json(.ok, Self.deliveryReply(id, recipient, "queued", note: "")))
                 }
             }
@@ -166,7 +171,11 @@ extension NativeAPI {
     static let statusCodes: Set<String> = ["01", "02", "03", "04", "05", "06", "13", "15", "16"]
 
     func planStatus(_ document: QueueState.Document, recipient: AgencyCode, caller: APICaller) -> HTTPRequestPlan {
-        .accept(bodyLimit: 16 << 10, handler: CollectBody(workers: workers) { [self] body, responder in
+        guard document.accepted.messageType == .document else {
+            return .refuse(HTTPError(.conflict, HTTPError.Code("not_a_document"),
+                "\(document.accepted.id) is a status message; report statuses on the document it is about"))
+        }
+        return .accept(bodyLimit: options.statusBodyBytesMax, handler: CollectBody(workers: workers) { [self] body, responder in
             let status: (code: String, description: String)
             switch Self.parseStatus(body) {
             case .failure(let error): return responder.respond(HTTPResponse(error: error))
@@ -183,7 +192,8 @@ extension NativeAPI {
             ])
             core.payloads.store(Array(message.encoded(asciiOnly: true).utf8)) { [core] stored in
                 guard case .success(let payload) = stored else {
-                    return responder.respond(HTTPResponse(error: Ingress.storageError(AxisError(.storageIO, "status payload not stored"))))
+                    return responder.respond(HTTPResponse(error: Ingress.storageError(AxisError(.storageIO, "status payload not stored"),
+                                                                                      what: "the status was not recorded")))
                 }
                 let statusDocument = DocumentAccepted(
                     id: statusID, sender: recipient, recipients: [original.sender],
@@ -194,7 +204,8 @@ extension NativeAPI {
                                                description: status.description, statusDocument: statusID)
                 core.record([.documentAccepted(statusDocument), .recipientStatus(recorded)]) { result in
                     switch result {
-                    case .failure(let error): responder.respond(HTTPResponse(error: Ingress.storageError(error)))
+                    case .failure(let error):
+                        responder.respond(HTTPResponse(error: Ingress.storageError(error, what: "the status was not recorded")))
                     case .success(let positions):
                         responder.respond(.json(.created, .object([
                             ("id", .string(statusID.hex)), ("document", .string(original.id.hex)),
@@ -235,9 +246,10 @@ final class InboxPoll: HTTPRequestHandler {
     func body(_ chunk: UnsafeRawBufferPointer) throws {}
 
     func end(_ responder: HTTPResponder) {
-        inbox.take(agencies: agencies, limit: limit, waitMillis: waitMillis) { result in
+        // A poll whose client hung up must not lease what arrives next: the inbox drops it.
+        inbox.take(agencies: agencies, limit: limit, waitMillis: waitMillis, isAbandoned: { responder.isAbandoned }) { result in
             switch result {
-            case .failure(let error): responder.respond(HTTPResponse(error: Ingress.storageError(error)))
+            case .failure(let error): responder.respond(HTTPResponse(error: Ingress.storageError(error, what: "nothing was leased")))
             case .success(let items): responder.respond(.json(.ok, .object([("items", .array(items.map(APIJSON.inboxItem)))])))
             }
         }

@@ -8,10 +8,10 @@ import Dispatch
 ///     GET  /v1/documents/{id}                trace
 ///     GET  /v1/documents/{id}/content        the exact bytes
 ///     POST /v1/documents/{id}/status         a recipient's processing status
-///     GET  /v1/inbox?limit=N&wait=S          lease what waits (long poll)
+///     GET  /v1/inbox?limit=N&wait=S[&agency=CODE]  lease what waits (long poll)
 ///     POST /v1/inbox/{id}/ack[?recipient=]   acknowledge (optional body: signed receipt)
 ///     POST /v1/inbox/{id}/nack[?recipient=]  give back
-///     GET  /healthz                          liveness (no certificate needed)
+///     GET  /healthz                          liveness (any trusted client certificate, registered or not)
 public final class NativeAPI: HTTPService, @unchecked Sendable {
     public struct Options: Sendable {
         /// The largest document accepted.
@@ -21,8 +21,10 @@ public final class NativeAPI: HTTPService, @unchecked Sendable {
         public var inboxLimitDefault = 100
         public var inboxLimitMax = 1000
         public var waitSecondsMax: Int64 = 60
-        /// The largest recipient receipt or status body.
+        /// The largest recipient receipt (ack body) or nack reason.
         public var smallBodyBytesMax = 1 << 20
+        /// The largest status body (JSON).
+        public var statusBodyBytesMax = 16 << 10
         public init() {}
     }
 

@@ -31,6 +31,7 @@ public final class Inbox: @unchecked Sendable {
         let agencies: [AgencyCode]
         let limit: Int
         let deadline: Timestamp
+        let isAbandoned: @Sendable () -> Bool
         let completion: @Sendable (Result<[InboxItem], AxisError>) -> Void
     }
 
@@ -68,14 +69,16 @@ public final class Inbox: @unchecked Sendable {
 
     /// Leases up to `limit` ready items of `agencies`, oldest first; waits up to `waitMillis` when
     /// there are none. `completion` runs once, on another thread.
-    public func take(agencies: [AgencyCode], limit: Int, waitMillis: Int64,
+    /// `isAbandoned` says the caller went away: a waiting poll is then dropped without leasing.
+    public func take(agencies: [AgencyCode], limit: Int, waitMillis: Int64, isAbandoned: @escaping @Sendable () -> Bool = { false },
                      completion: @escaping @Sendable (Result<[InboxItem], AxisError>) -> Void) {
         let claimed = claim(agencies: agencies, limit: limit)
         if !claimed.isEmpty || waitMillis <= 0 { return lease(claimed, completion: completion) }
         let deadline = Timestamp(millis: core.clock.now().millis + waitMillis)
         lock.withLock {
             nextWaiterID += 1
-            waiters.append(Waiter(id: nextWaiterID, agencies: agencies, limit: limit, deadline: deadline, completion: completion))
+            waiters.append(Waiter(id: nextWaiterID, agencies: agencies, limit: limit, deadline: deadline,
+                                  isAbandoned: isAbandoned, completion: completion))
         }
         // Something may have arrived between the claim and the registration.
         queue.async { self.serviceWaiters() }
@@ -135,6 +138,16 @@ public final class Inbox: @unchecked Sendable {
         let now = core.clock.now()
         let current = lock.withLock { waiters }
         for waiter in current {
+            if waiter.isAbandoned() {
+                let removed = lock.withLock { () -> Bool in
+                    let before = waiters.count
+                    waiters.removeAll { $0.id == waiter.id }
+                    return waiters.count < before
+                }
+                // Answered empty (the reply goes nowhere), so every `take` completes exactly once.
+                if removed { waiter.completion(.success([])) }
+                continue
+            }
             let claimed = claim(agencies: waiter.agencies, limit: waiter.limit)
             let expired = waiter.deadline <= now
             guard !claimed.isEmpty || expired else { continue }

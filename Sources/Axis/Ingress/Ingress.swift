@@ -28,9 +28,9 @@ public enum IngressOutcome: Sendable {
 /// Per submission: reserve the idempotency key (sender, sender's id) so a concurrent resubmission
 /// waits its turn instead of racing; decide against the journal (`SubmissionDecision`); verify the
 /// signature on a worker; store the payload and signature (group-committed, durable); journal the
-/// acceptance (group-committed, durable); sign the receipt and answer; then journal the receipt and
-/// release the key. Nothing here blocks a thread on I/O: storage and journal completions continue
-/// the work, CPU work (verification, signing) runs on `workers`.
+/// acceptance (group-committed, durable); sign the receipt and answer; store and journal the receipt;
+/// release the key. Nothing here blocks a thread on I/O: storage and journal completions continue the work, CPU
+/// work (verification, signing) runs on `workers`.
 public final class Ingress: @unchecked Sendable {
     public let core: AxisCore
     public let verifier: SignatureVerifier
@@ -52,10 +52,8 @@ public final class Ingress: @unchecked Sendable {
         let key = QueueState.SenderKey(sender: submission.sender, senderDocumentID: submission.senderDocumentID)
         let start: @Sendable () -> Void = { [self] in
             workers.async {
-                self.process(submission, body: body, ingress: ingress, system: system) { outcome in
-                    completion(outcome)
-                    self.release(key)
-                }
+                self.process(submission, body: body, ingress: ingress, system: system,
+                             respond: completion, release: { self.release(key) })
             }
         }
         let runNow = reservations.update { waiting -> Bool in
@@ -84,19 +82,24 @@ public final class Ingress: @unchecked Sendable {
 
     // MARK: The steps
 
-    /// Runs on a worker with the key reserved; `done` runs exactly once, after which the key is free.
+    /// Runs on a worker with the key reserved; `respond` and then `release` run exactly once each
+    /// (a new acceptance is answered before its receipt is journaled; the key stays reserved until it is).
     private func process(_ submission: Submission, body: SubmittedBody, ingress: DocumentAccepted.Ingress, system: SystemID?,
-                         done: @escaping @Sendable (IngressOutcome) -> Void) {
+                         respond: @escaping @Sendable (IngressOutcome) -> Void, release: @escaping @Sendable () -> Void) {
+        let done: @Sendable (IngressOutcome) -> Void = { outcome in
+            respond(outcome)
+            release()
+        }
         let (existing, senderEntry, unknown) = core.withState { state in
             (state.document(sender: submission.sender, senderDocumentID: submission.senderDocumentID),
              state.agencies[submission.sender],
              submission.recipients.filter { state.agencies[$0]?.enabled != true })
         }
-        switch SubmissionDecision.decide(existing: existing, sha256: body.sha256) {
-        case .conflict(let id, let existingSHA256):
+        switch SubmissionDecision.decide(existing: existing, sha256: body.sha256, recipients: submission.recipients) {
+        case .conflict(let id, let reason):
             return done(.refused(HTTPError(.conflict, HTTPError.Code("document_id_conflict"),
-                "\(submission.sender) already sent document id '\(submission.senderDocumentID)' with other bytes "
-                + "(axis document \(id), sha256 \(existingSHA256.hex)); use a new Axis-Document-Id for a new document")))
+                "\(submission.sender) already sent document id '\(submission.senderDocumentID)' \(reason) as axis document \(id); "
+                + "use a new Axis-Document-Id for a new document")))
         case .duplicate:
             guard let existing else { return done(.refused(Self.internalError("duplicate without a document"))) }
             return duplicate(existing, done: done)
@@ -146,28 +149,32 @@ public final class Ingress: @unchecked Sendable {
                     case .failure(let error):
                         done(.refused(Self.storageError(error)))
                     case .success(let positions):
-                        self.workers.async { self.issueReceipt(record, at: positions[0], done: done) }
+                        self.workers.async { self.issueReceipt(record, at: positions[0], respond: respond, release: release) }
                     }
                 }
             }
         }
     }
 
-    /// Signs and returns the receipt, then stores and journals it before the key is released, so a
-    /// resubmission finds the very receipt the sender got.
-    private func issueReceipt(_ record: DocumentAccepted, at position: AppendReceipt, done: @escaping @Sendable (IngressOutcome) -> Void) {
+    /// Signs the receipt and answers at once (the acceptance is durable: that is what the receipt
+    /// promises), then stores and journals the receipt before releasing the key, so a resubmission
+    /// finds the very receipt the sender got. If the process dies in between, a resubmission gets a
+    /// receipt signed afresh over the same journal facts.
+    private func issueReceipt(_ record: DocumentAccepted, at position: AppendReceipt, respond: @escaping @Sendable (IngressOutcome) -> Void,
+                              release: @escaping @Sendable () -> Void) {
         let receipt = AcceptanceReceipt(accepted: record, position: position)
         let signed: [UInt8]
         do {
             signed = try issuer.sign(receipt)
         } catch {
             // The document is accepted and durable; only the receipt failed. A resubmission re-issues it.
-            return done(.refused(HTTPError(.internalServerError, HTTPError.Code("receipt_failed"),
+            respond(.refused(HTTPError(.internalServerError, HTTPError.Code("receipt_failed"),
                 "document \(record.id) was accepted and stored, but the receipt could not be signed (\(error)); "
                 + "resubmit the same request to get it")))
+            return release()
         }
-        let accepted = AcceptedDocument(record: record, position: position, receipt: receipt, signedReceipt: signed)
-        journalReceipt(signed, for: record.id) { _ in done(.accepted(accepted)) }
+        respond(.accepted(AcceptedDocument(record: record, position: position, receipt: receipt, signedReceipt: signed)))
+        journalReceipt(signed, for: record.id) { _ in release() }
     }
 
     private func duplicate(_ document: QueueState.Document, done: @escaping @Sendable (IngressOutcome) -> Void) {
@@ -233,9 +240,10 @@ public final class Ingress: @unchecked Sendable {
                   + "check the codes against the agency directory", details: codes.map(\.rawValue))
     }
 
-    static func storageError(_ error: Error) -> HTTPError {
+    /// 503 for a failed durable write; `what` names what was not recorded.
+    static func storageError(_ error: Error, what: String = "the document was not accepted") -> HTTPError {
         HTTPError(.serviceUnavailable, HTTPError.Code("storage_unavailable"),
-                  "the document could not be stored durably (\(error)); nothing was accepted, retry later")
+                  "the axis could not write durably (\(error)): \(what); retry later")
     }
 
     static func internalError(_ what: String) -> HTTPError {

@@ -3,7 +3,9 @@
 /// API's `Axis-*` headers by `Submission.parse`; the VDXP API (#8) builds the same value from its own.
 public struct Submission: Sendable, Equatable {
     public static let senderDocumentIDBytesMax = 128
-    public static let signatureBytesMax = 256 << 10
+    /// Base64 of this many bytes fits the server's 32 KiB header section with room for the rest:
+    /// enough for a signature carrying a chain of several RSA-4096 certificates.
+    public static let signatureBytesMax = 16 << 10
 
     public var sender: AgencyCode
     public var recipients: [AgencyCode]
@@ -61,7 +63,9 @@ public struct Submission: Sendable, Equatable {
 
         var subject = ""
         if let encoded = headers["Axis-Subject"] {
-            guard let decoded = PercentEncoding.decodeUTF8(encoded) else {
+            // Header bytes are Latin-1 on the wire: only ASCII is unambiguous, so UTF-8 must be escaped.
+            guard encoded.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value < 0x7F }),
+                  let decoded = PercentEncoding.decodeUTF8(encoded) else {
                 return bad("Axis-Subject", "must be percent-encoded UTF-8 (e.g. C%C3%B4ng%20v%C4%83n for \"Công văn\")")
             }
             guard decoded.utf8.count <= Limits.subjectBytesMax else {
@@ -90,14 +94,20 @@ public enum SubmissionDecision: Equatable, Sendable {
     case accept
     /// The same bytes again: answer 200 with the original acceptance.
     case duplicate(DocumentID)
-    /// Other bytes under a used id: 409.
-    case conflict(DocumentID, existingSHA256: Digest256)
+    /// Other bytes (or other recipients) under a used id: 409.
+    case conflict(DocumentID, reason: String)
 
-    public static func decide(existing: QueueState.Document?, sha256: Digest256) -> SubmissionDecision {
+    public static func decide(existing: QueueState.Document?, sha256: Digest256, recipients: [AgencyCode]) -> SubmissionDecision {
         guard let existing else { return .accept }
-        return existing.accepted.payload.sha256 == sha256
-            ? .duplicate(existing.accepted.id)
-            : .conflict(existing.accepted.id, existingSHA256: existing.accepted.payload.sha256)
+        let earlier = existing.accepted
+        guard earlier.payload.sha256 == sha256 else {
+            return .conflict(earlier.id, reason: "with other bytes (sha256 \(earlier.payload.sha256.hex))")
+        }
+        // The same bytes to other recipients is not a retry: answering 200 would suggest they were added.
+        guard Set(earlier.recipients) == Set(recipients) else {
+            return .conflict(earlier.id, reason: "to other recipients (\(earlier.recipients.map(\.rawValue).joined(separator: ",")))")
+        }
+        return .duplicate(earlier.id)
     }
 }
 

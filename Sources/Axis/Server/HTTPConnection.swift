@@ -32,6 +32,9 @@ final class HTTPConnection: Selectable, @unchecked Sendable {
     private var peerFinished = false
     private var interest: UInt32 = 0
     private var peer = HTTPPeer(certificate: nil)
+    /// Set once the client is gone (closed, or stopped sending while its request is served);
+    /// read by responders on other threads, so a long poll stops waiting for nobody.
+    private let closedFlag = Locked(false)
     /// Monotonic nanoseconds after which the sweep closes the connection (0: none, e.g. while the
     /// service works on a request).
     private(set) var deadline: UInt64
@@ -63,6 +66,7 @@ final class HTTPConnection: Selectable, @unchecked Sendable {
             if state == .responding && events & (IOEvents.peerClosed | IOEvents.readHangup) != 0 {
                 // The client stopped sending while its request is with the service: answer, then close.
                 peerFinished = true
+                closedFlag.update { $0 = true }
                 setInterest(output.isEmpty ? 0 : IOEvents.writable)
             } else if state == .reading {
                 readAvailable()
@@ -162,9 +166,10 @@ final class HTTPConnection: Selectable, @unchecked Sendable {
             state = .responding
             deadline = 0
             let target = WeakConnection(self)
-            let responder = HTTPResponder { [loop] response in
+            let closed = closedFlag
+            let responder = HTTPResponder(deliver: { [loop] response in
                 loop.execute { target.connection?.send(response) }
-            }
+            }, abandoned: { closed.read { $0 } })
             handler.end(responder)
         case .error(let error):
             fail(error)
@@ -244,6 +249,7 @@ final class HTTPConnection: Selectable, @unchecked Sendable {
     func close() {
         guard state != .closed else { return }
         state = .closed
+        closedFlag.update { $0 = true }
         handler = nil
         loop.remove(self)
         transport.close()

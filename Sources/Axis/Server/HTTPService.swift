@@ -58,9 +58,16 @@ public struct HTTPResponse: Sendable {
 /// Sends the one response to one request, from any thread; later calls are ignored.
 public final class HTTPResponder: @unchecked Sendable {
     private let deliver: @Sendable (HTTPResponse) -> Void
+    private let abandoned: @Sendable () -> Bool
     private let used = Locked(false)
 
-    init(deliver: @escaping @Sendable (HTTPResponse) -> Void) { self.deliver = deliver }
+    init(deliver: @escaping @Sendable (HTTPResponse) -> Void, abandoned: @escaping @Sendable () -> Bool = { false }) {
+        self.deliver = deliver
+        self.abandoned = abandoned
+    }
+
+    /// True once the connection closed: nobody will read the response (a long poll can stop waiting).
+    public var isAbandoned: Bool { abandoned() }
 
     public func respond(_ response: HTTPResponse) {
         let first = used.update { used -> Bool in

@@ -63,9 +63,17 @@ public indirect enum JSONValue: Equatable, Sendable {
 /// JSON string literals, shared by `JSONValue` and the logger.
 public enum JSONString {
     /// Appends `value` as a JSON string literal, quotes included. Quotes, backslashes and `\n` `\r`
-    /// `\t` are always escaped; any other scalar for which `escape` is true is written as `\uXXXX`
-    /// (a surrogate pair beyond the BMP).
+    /// `\t` are always escaped; any other scalar outside printable ASCII for which `escape` is true is
+    /// written as `\uXXXX` (a surrogate pair beyond the BMP). Printable ASCII is never escaped.
     public static func append(_ value: String, to out: inout String, escape: (Unicode.Scalar) -> Bool) {
+        // Fast path (ids, digests, base64 receipts): printable ASCII without quote or backslash is
+        // copied whole instead of scalar by scalar.
+        if value.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
+            out += "\""
+            out += value
+            out += "\""
+            return
+        }
         out += "\""
         for scalar in value.unicodeScalars {
             switch scalar {
