@@ -25,25 +25,10 @@ final class HTTPClientTests: XCTestCase {
         }
     }
 
-    final class Fixed: HTTPRequestHandler {
-        let response: HTTPResponse
-        init(_ response: HTTPResponse) { self.response = response }
-        func body(_ chunk: UnsafeRawBufferPointer) throws {}
-        func end(_ responder: HTTPResponder) { responder.respond(response) }
-    }
-
-    final class Later: HTTPRequestHandler {
-        func body(_ chunk: UnsafeRawBufferPointer) throws {}
-        func end(_ responder: HTTPResponder) {
-            DispatchQueue.global().async { responder.respond(HTTPResponse(status: .ok, body: Array("later".utf8))) }
-        }
-    }
-
-    final class Echo: HTTPRequestHandler {
-        var received: [UInt8] = []
-        func body(_ chunk: UnsafeRawBufferPointer) throws { received.append(contentsOf: chunk) }
-        func end(_ responder: HTTPResponder) { responder.respond(HTTPResponse(status: .ok, body: received)) }
-    }
+    // The handlers are the server tests' own.
+    typealias Fixed = HTTPServerTests.Fixed
+    typealias Later = HTTPServerTests.Later
+    typealias Echo = HTTPServerTests.Echo
 
     func startServer(_ configure: (inout HTTPServer.Options) throws -> Void = { _ in }) throws -> (HTTPServer, UInt16) {
         var options = HTTPServer.Options()

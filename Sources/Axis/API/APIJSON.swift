@@ -13,12 +13,14 @@ enum APIJSON {
         ])
     }
 
-    static func inboxItem(_ item: InboxItem) -> JSONValue {
-        let d = item.document.accepted
+    /// The facts every view of a document starts with; `recipient` (an inbox item's) goes after `kind`.
+    static func documentFields(_ d: DocumentAccepted, recipient: AgencyCode? = nil) -> [(String, JSONValue)] {
         var fields: [(String, JSONValue)] = [
             ("id", .string(d.id.hex)),
             ("kind", .string(d.messageType == .status ? "status" : "document")),
-            ("recipient", .string(item.recipient.rawValue)),
+        ]
+        if let recipient { fields.append(("recipient", .string(recipient.rawValue))) }
+        return fields + [
             ("from", .string(d.sender.rawValue)),
             ("to", .array(d.recipients.map { .string($0.rawValue) })),
             ("senderDocumentId", .string(d.senderDocumentID)),
@@ -27,6 +29,12 @@ enum APIJSON {
             ("size", .int(Int64(d.payload.length))),
             ("sha256", .string(d.payload.sha256.hex)),
             ("acceptedAt", .string(d.acceptedAt.description)),
+        ]
+    }
+
+    static func inboxItem(_ item: InboxItem) -> JSONValue {
+        let d = item.document.accepted
+        var fields = documentFields(d, recipient: item.recipient) + [
             ("leaseUntil", .string(item.leaseUntil.description)),
             ("content", .string("/v1/documents/\(d.id.hex)/content")),
         ]
@@ -67,17 +75,7 @@ enum APIJSON {
             fields += [("actor", .string(e.actor.description)), ("detail", .string(e.detail))]
             return .object(fields)
         }
-        var fields: [(String, JSONValue)] = [
-            ("id", .string(d.id.hex)),
-            ("kind", .string(d.messageType == .status ? "status" : "document")),
-            ("from", .string(d.sender.rawValue)),
-            ("to", .array(d.recipients.map { .string($0.rawValue) })),
-            ("senderDocumentId", .string(d.senderDocumentID)),
-            ("subject", .string(d.subject)),
-            ("contentType", .string(d.contentType)),
-            ("size", .int(Int64(d.payload.length))),
-            ("sha256", .string(d.payload.sha256.hex)),
-            ("acceptedAt", .string(d.acceptedAt.description)),
+        var fields = documentFields(d) + [
             ("sequence", .int(Int64(document.sequence))),
             ("chainHash", .string(document.chain.hex)),
             ("signer", .string(d.signerSubject)),
