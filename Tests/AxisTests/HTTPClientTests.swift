@@ -5,35 +5,10 @@ import XCTest
 /// Axis's HTTP client against the project's epoll server (plain and TLS with a client certificate),
 /// against a listener that never answers, and its response assembler on hand-written bytes.
 final class HTTPClientTests: XCTestCase {
-    /// GET /hello → "hello"; GET /async → "later", answered from another thread; GET /whoami → the
-    /// client certificate's SHA-256; POST /echo (≤ 2 MiB) → the body; GET /bye → "bye" with
-    /// `Connection: close`. Adapted from `HTTPServerTests.TestService`.
-    struct ClientTestService: HTTPService {
-        func plan(_ head: HTTPRequestHead, peer: HTTPPeer) -> HTTPRequestPlan {
-            switch (head.method.rawValue, String(head.path)) {
-            case ("GET", "/hello"): return .accept(bodyLimit: 0, handler: Fixed(HTTPResponse(status: .ok, body: Array("hello".utf8))))
-            case ("GET", "/async"): return .accept(bodyLimit: 0, handler: Later())
-            case ("GET", "/whoami"):
-                return .accept(bodyLimit: 0, handler: Fixed(HTTPResponse(status: .ok, body: Array((peer.certificate?.fingerprint.hex ?? "none").utf8))))
-            case ("GET", "/bye"):
-                var response = HTTPResponse(status: .ok, body: Array("bye".utf8))
-                response.head.keepAlive = false
-                return .accept(bodyLimit: 0, handler: Fixed(response))
-            case ("POST", "/echo"): return .accept(bodyLimit: 2 << 20, handler: Echo())
-            default: return .refuse(HTTPError(.notFound, HTTPError.Code("not_found"), "no such route"))
-            }
-        }
-    }
-
-    // The handlers are the server tests' own.
-    typealias Fixed = HTTPServerTests.Fixed
-    typealias Later = HTTPServerTests.Later
-    typealias Echo = HTTPServerTests.Echo
-
     func startServer(_ configure: (inout HTTPServer.Options) throws -> Void = { _ in }) throws -> (HTTPServer, UInt16) {
         var options = HTTPServer.Options()
         try configure(&options)
-        let server = HTTPServer(options: options, service: ClientTestService())
+        let server = HTTPServer(options: options, service: HTTPServerTests.TestService(echoBytesMax: 2 << 20))
         let port = try server.start()
         addTeardownBlock { server.stop() }
         return (server, port)

@@ -4,28 +4,31 @@ import XCTest
 
 /// The epoll HTTP server with a small test service, driven by curl and by raw sockets.
 final class HTTPServerTests: XCTestCase {
-    /// GET /hello → "hello"; POST /echo (≤ 64 KiB) → the body; GET /async → answered from another
-    /// thread; POST /refuse → 403 before the body; GET /whoami → the client certificate's SHA-256.
+    /// GET /hello → "hello"; POST /echo (≤ `echoBytesMax`) → the body; GET /async → answered from
+    /// another thread; POST /refuse → 403 before the body; GET /whoami → the client certificate's
+    /// SHA-256; GET /bye → "bye" with `Connection: close`. The client tests use it too.
     struct TestService: HTTPService {
+        var echoBytesMax = 64 << 10
+
         func plan(_ head: HTTPRequestHead, peer: HTTPPeer) -> HTTPRequestPlan {
             switch (head.method.rawValue, String(head.path)) {
             case ("GET", "/hello"): return .accept(bodyLimit: 0, handler: Fixed(HTTPResponse(status: .ok, body: Array("hello".utf8))))
             case ("GET", "/async"): return .accept(bodyLimit: 0, handler: Later())
             case ("GET", "/whoami"):
                 return .accept(bodyLimit: 0, handler: Fixed(HTTPResponse(status: .ok, body: Array((peer.certificate?.fingerprint.hex ?? "none").utf8))))
-            case ("POST", "/echo"): return .accept(bodyLimit: 64 << 10, handler: Echo())
+            case ("GET", "/bye"):
+                var response = HTTPResponse(status: .ok, body: Array("bye".utf8))
+                response.head.keepAlive = false
+                return .accept(bodyLimit: 0, handler: Fixed(response))
+            case ("POST", "/echo"): return .accept(bodyLimit: echoBytesMax, handler: Echo())
             case ("POST", "/refuse"): return .refuse(HTTPError(.forbidden, HTTPError.Code("forbidden"), "not for you"))
             default: return .refuse(HTTPError(.notFound, HTTPError.Code("not_found"), "no such route"))
             }
         }
     }
 
-    final class Fixed: HTTPRequestHandler {
-        let response: HTTPResponse
-        init(_ response: HTTPResponse) { self.response = response }
-        func body(_ chunk: UnsafeRawBufferPointer) throws {}
-        func end(_ responder: HTTPResponder) { responder.respond(response) }
-    }
+    /// A fixed response: the library's own `Reply`.
+    typealias Fixed = Reply
 
     final class Later: HTTPRequestHandler {
         func body(_ chunk: UnsafeRawBufferPointer) throws {}
