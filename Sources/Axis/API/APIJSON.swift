@@ -17,7 +17,7 @@ enum APIJSON {
     static func documentFields(_ d: DocumentAccepted, recipient: AgencyCode? = nil) -> [(String, JSONValue)] {
         var fields: [(String, JSONValue)] = [
             ("id", .string(d.id.hex)),
-            ("kind", .string(d.messageType == .status ? "status" : "document")),
+            ("kind", .string(kind(d.messageType))),
         ]
         if let recipient { fields.append(("recipient", .string(recipient.rawValue))) }
         return fields + [
@@ -32,13 +32,30 @@ enum APIJSON {
         ]
     }
 
+    static func kind(_ type: DocumentAccepted.MessageType) -> String {
+        switch type {
+        case .document: return "document"
+        case .status: return "status"
+        case .event: return "event"
+        }
+    }
+
+    /// `statusCode` for status messages, `event` for delivery events.
+    static func typeFields(_ d: DocumentAccepted) -> [(String, JSONValue)] {
+        switch d.messageType {
+        case .document: return []
+        case .status: return [("statusCode", .string(d.statusCode))]
+        case .event: return [("event", .string(d.statusCode))]
+        }
+    }
+
     static func inboxItem(_ item: InboxItem) -> JSONValue {
         let d = item.document.accepted
         var fields = documentFields(d, recipient: item.recipient) + [
             ("leaseUntil", .string(item.leaseUntil.description)),
             ("content", .string("/v1/documents/\(d.id.hex)/content")),
         ]
-        if d.messageType == .status { fields.append(("statusCode", .string(d.statusCode))) }
+        fields += typeFields(d)
         if !d.refersTo.isEmpty { fields.append(("refersTo", .array(d.refersTo.map { .string($0.hex) }))) }
         return .object(fields)
     }
@@ -80,7 +97,7 @@ enum APIJSON {
             ("chainHash", .string(document.chain.hex)),
             ("signer", .string(d.signerSubject)),
         ]
-        if d.messageType == .status { fields.append(("statusCode", .string(d.statusCode))) }
+        fields += typeFields(d)
         if !d.refersTo.isEmpty { fields.append(("refersTo", .array(d.refersTo.map { .string($0.hex) }))) }
         fields += [("recipients", .array(recipients)), ("events", .array(events))]
         return .object(fields)

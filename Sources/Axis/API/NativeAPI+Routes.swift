@@ -147,16 +147,9 @@ extension NativeAPI {
             let d = document.accepted
             do {
                 let bytes = try core.payloads.read(d.payload)
+                let signature = try d.signature.map { try core.payloads.read($0) }
                 var headers = HTTPHeaders()
-                headers.add("Content-Type", d.contentType)
-                headers.add("Axis-Id", d.id.hex)
-                headers.add("Axis-From", d.sender.rawValue)
-                headers.add("Axis-To", d.recipients.map(\.rawValue).joined(separator: ","))
-                headers.add("Axis-Document-Id", d.senderDocumentID)
-                if !d.subject.isEmpty { headers.add("Axis-Subject", PercentEncoding.encode(d.subject)) }
-                headers.add("Axis-Sha256", d.payload.sha256.hex)
-                if d.messageType == .status { headers.add("Axis-Status-Code", d.statusCode) }
-                if let signature = d.signature { headers.add("Axis-Signature", Base64.encode(try core.payloads.read(signature))) }
+                for (name, value) in DocumentHeaders.fields(d, signature: signature) { headers.add(name, value) }
                 responder.respond(HTTPResponse(status: .ok, headers: headers, body: bytes))
             } catch {
                 responder.respond(HTTPResponse(error: HTTPError(.internalServerError, HTTPError.Code("payload_unreadable"),

@@ -3,7 +3,9 @@
 //
 //   tls/README.txt                  what each file is, how to check it, a curl example
 //   tls/server.pem, server.key      EC P-256, CN=localhost; keyUsage digitalSignature, extendedKeyUsage
-//                                   serverAuth, subjectAltName DNS:localhost, IP:127.0.0.1 (+ hosts given)
+//                                   serverAuth and clientAuth (the axis presents it when it pushes
+//                                   documents to recipients' endpoints), subjectAltName DNS:localhost,
+//                                   IP:127.0.0.1 (+ hosts given)
 //   tls/server-chain.pem            server.pem then the root: what a TLS server presents
 //   tls/systems/<code>.pem, .key    one per system, EC P-256: OU=<code>, CN=System <code>;
 //                                   keyUsage digitalSignature, extendedKeyUsage clientAuth
@@ -89,7 +91,7 @@ extension DevelopmentTLS {
 
         let issued = Issuance(now: now)
         var serverBuilder = issued.builder(localHost, profile: .endEntity([.digitalSignature]))
-        serverBuilder.extraExtensions = [(NID_ext_key_usage, "serverAuth"), (NID_subject_alt_name, alternativeNames)]
+        serverBuilder.extraExtensions = [(NID_ext_key_usage, "serverAuth,clientAuth"), (NID_subject_alt_name, alternativeNames)]
         let serverKey = try PrivateKey.generate(.ecP256)
         let server = try serverBuilder.issue(for: serverKey, issuer: root, issuerKey: rootKey)
         var files: [PKIDirectory.File] = [.init(Files.serverCertificate, server.pem), .key(Files.serverKey, try serverKey.pkcs8PEM()),
@@ -275,7 +277,7 @@ extension DevelopmentTLS {
         let rootPath = "../" + DevelopmentPKI.Files.rootCertificate
         let files: [(String, [String])] = [
             (Files.serverCertificate, ["the HTTPS server's certificate (EC P-256, 2 years), issued by the root:",
-                                       "CN=\(Self.localHost), extendedKeyUsage serverAuth,",
+                                       "CN=\(Self.localHost), extendedKeyUsage serverAuth and clientAuth (push delivery),",
                                        "subjectAltName " + alternativeNames.split(separator: ",").joined(separator: ", ")]),
             (Files.serverKey, ["its private key"]),
             (Files.serverChain, ["server.pem followed by the root: what the server presents"]),

@@ -90,8 +90,8 @@ public struct QueueState: Equatable, Sendable {
     public private(set) var documents: [DocumentID: Document] = [:]
     public private(set) var bySenderDocument: [SenderKey: DocumentID] = [:]
     public private(set) var deliveries: [DeliveryKey: Delivery] = [:]
-    /// Deliveries not yet in a terminal state, per recipient.
-    public private(set) var open: [AgencyCode: Set<DocumentID>] = [:]
+    /// Deliveries not yet in a terminal state, per recipient, in acceptance order.
+    public private(set) var open: [AgencyCode: RecipientQueue] = [:]
     public private(set) var agencies: [AgencyCode: AgencyEntry] = [:]
     public private(set) var systems: [SystemID: SystemEntry] = [:]
     /// Enabled systems by the SHA-256 of their TLS client certificates.
@@ -112,7 +112,12 @@ public struct QueueState: Equatable, Sendable {
         switch record {
         case .documentAccepted(let r):
             guard documents[r.id] == nil else { anomalies += 1; return }
-            let how = r.messageType == .status ? "status \(r.statusCode) message" : "document"
+            let how: String
+            switch r.messageType {
+            case .document: how = "document"
+            case .status: how = "status \(r.statusCode) message"
+            case .event: how = "delivery event '\(r.statusCode)'"
+            }
             documents[r.id] = Document(accepted: r, sequence: sequence, chain: chain, receipt: nil, events: [
                 TraceEvent(sequence: sequence, at: r.acceptedAt, event: "accepted", recipient: nil, actor: .agency(r.sender),
                            detail: "\(how) from \(r.sender) to \(r.recipients.map(\.rawValue).joined(separator: ",")), "
@@ -122,7 +127,7 @@ public struct QueueState: Equatable, Sendable {
             bySenderDocument[SenderKey(sender: r.sender, senderDocumentID: r.senderDocumentID)] = r.id
             for recipient in r.recipients {
                 deliveries[DeliveryKey(document: r.id, recipient: recipient)] = Delivery()
-                open[recipient, default: []].insert(r.id)
+                open[recipient, default: RecipientQueue()].append(r.id)
             }
             // The documents this one revokes, updates, replaces or answers show it on their trace.
             // (A status message's own `recipientStatus` record traces it.)
@@ -252,12 +257,19 @@ public struct QueueState: Equatable, Sendable {
     }
 
     /// What waits for `recipient` and may be handed out at `now`, oldest first, at most `limit`.
+    /// Walks the recipient's queue in order and stops at `limit`: a poll costs what it returns plus
+    /// the items it skips (leased, deferred, held), not a sort of the whole queue.
     public func ready(for recipient: AgencyCode, at now: Timestamp, limit: Int = .max) -> [DocumentID] {
-        guard let ids = open[recipient] else { return [] }
-        let ready = ids.filter { id in
-            deliveries[DeliveryKey(document: id, recipient: recipient)].map { Self.isReady($0.state, at: now) } ?? false
+        guard let queue = open[recipient], limit > 0 else { return [] }
+        var ready: [DocumentID] = []
+        for id in queue {
+            guard let delivery = deliveries[DeliveryKey(document: id, recipient: recipient)], Self.isReady(delivery.state, at: now) else {
+                continue
+            }
+            ready.append(id)
+            if ready.count == limit { break }
         }
-        return ready.sorted { (documents[$0]?.sequence ?? 0) < (documents[$1]?.sequence ?? 0) }.prefix(limit).map { $0 }
+        return ready
     }
 
     /// How many deliveries are in each state, by state name.
@@ -265,5 +277,48 @@ public struct QueueState: Equatable, Sendable {
         var counts: [String: Int] = [:]
         for d in deliveries.values { counts[d.state.name, default: 0] += 1 }
         return counts
+    }
+}
+
+/// The open deliveries of one recipient, in the order their documents were accepted (queue order).
+///
+/// Documents join at the end and leave from anywhere (acknowledged, expired, deleted). Leaving
+/// only drops the id from `members`; the hole in `order` is skipped when iterating and swept out
+/// once holes are the majority, so both are O(1) amortised and a walk is in queue order.
+public struct RecipientQueue: Sequence, Equatable, Sendable {
+    private var order: [DocumentID] = []
+    private var members: Set<DocumentID> = []
+
+    public init() {}
+
+    public var count: Int { members.count }
+    public var isEmpty: Bool { members.isEmpty }
+    public func contains(_ id: DocumentID) -> Bool { members.contains(id) }
+
+    mutating func append(_ id: DocumentID) {
+        if members.insert(id).inserted { order.append(id) }
+    }
+
+    mutating func remove(_ id: DocumentID) {
+        guard members.remove(id) != nil else { return }
+        let holes = order.count - members.count
+        if holes > 64 && holes > members.count { order.removeAll { !members.contains($0) } }
+    }
+
+    public func makeIterator() -> AnyIterator<DocumentID> {
+        var index = order.startIndex
+        return AnyIterator { [order, members] in
+            while index < order.endIndex {
+                let id = order[index]
+                index += 1
+                if members.contains(id) { return id }
+            }
+            return nil
+        }
+    }
+
+    /// Same members in the same order (holes not yet swept do not count).
+    public static func == (a: RecipientQueue, b: RecipientQueue) -> Bool {
+        a.members == b.members && a.elementsEqual(b)
     }
 }

@@ -1,9 +1,12 @@
 /// A document was verified and accepted: the record whose durability the sender's receipt promises.
 public struct DocumentAccepted: Equatable, Sendable {
-    public enum MessageType: UInt8, Sendable { case document = 0, status = 1 }
+    /// `event`: a notice the axis itself sends a document's sender about one of its deliveries
+    /// (`delivered` by push, or `expired`), so senders learn outcomes from their inbox.
+    public enum MessageType: UInt8, Sendable { case document = 0, status = 1, event = 2 }
     /// edXML BussinessDocType: what the document does to an earlier one.
     public enum BusinessType: UInt8, Sendable { case new = 0, revoke = 1, update = 2, replace = 3 }
-    public enum Ingress: UInt8, Sendable { case native = 0, vdxp = 1, admin = 2 }
+    /// `axis`: made by the axis itself (delivery events).
+    public enum Ingress: UInt8, Sendable { case native = 0, vdxp = 1, admin = 2, axis = 3 }
 
     public var id: DocumentID
     public var sender: AgencyCode
@@ -15,7 +18,8 @@ public struct DocumentAccepted: Equatable, Sendable {
     public var businessType: BusinessType
     /// Earlier documents this one revokes, updates, replaces or answers.
     public var refersTo: [DocumentID]
-    /// edXML StatusCode for status messages ("01"…"16"), empty otherwise.
+    /// edXML StatusCode for status messages ("01"…"16"); the event (`delivered`, `expired`) for
+    /// delivery events; empty for documents.
     public var statusCode: String
     public var contentType: String
     public var payload: PayloadRef
