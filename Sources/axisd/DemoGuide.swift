@@ -9,6 +9,8 @@ struct DemoGuide {
     let setup: Demo.Setup
     let port: UInt16
     let exchange: Demo.Exchange
+    /// `http://HOST:PORT` of the operations listener, when it runs.
+    let ops: String?
 
     var url: String { "https://localhost:\(port)" }
     var jsonPath: String { PathJoin.join(data, "demo.json") }
@@ -39,6 +41,7 @@ struct DemoGuide {
             ("intermediateFile", .string(setup.pki.intermediateCertificatePath)),
             ("pkiDir", .string(setup.pki.directory)),
             ("receiptCertificate", .string(setup.pki.axisCertificatePath)),
+            ("ops", ops.map { .string($0) } ?? .null),
             ("adminSocket", .null),
             ("agencies", .array(agencies)),
         ])
@@ -64,6 +67,7 @@ struct DemoGuide {
                 signature by \(exchange.signature.signer?.subject ?? "?") verified; receipt signed by the axis
               delivered and acknowledged by \(recipient) with its signed receipt (journal sequence \(exchange.acknowledged.sequence))
             Native API: \(url)  (client certificates required; development PKI, NOT FOR PRODUCTION: \(pki.directory))
+            \(ops.map { "Operations: curl \($0)/healthz   curl \($0)/metrics" } ?? "Operations listener: off (ops.listen)")
 
             Try it from another terminal — send a signed document from \(sender) to \(recipient):
               echo "Công văn thử nghiệm $(date)" > /tmp/axis-doc.txt

@@ -1,41 +1,48 @@
 // axisd — the Axis daemon.
 //
-// Opens (or creates) the journal in the data directory, recovers and replays it, and runs until
-// SIGINT or SIGTERM, then shuts down cleanly: it records a checkpoint and closes the journal so every
-// acknowledged record is on disk. `--demo` uses a throwaway data directory, registers demo agencies
-// and carries one document through the journal so a new user sees the whole path.
+// Start: read the configuration (file, then command-line options; every problem reported at once),
+// open the operations listener (/healthz says "starting"), open and replay the journal, start the
+// native API and push delivery, then report ready. `--demo` uses a throwaway data directory and a
+// development PKI, registers demo agencies and carries one document through the journal.
+//
+// Stop (SIGTERM or SIGINT, taken synchronously with sigwait): /healthz says "stopping"; the API stops
+// accepting, answers waiting long polls, lets requests under way finish within the grace period;
+// push delivery lets attempts under way finish within the same period and records a release for
+// the rest; a checkpoint is recorded and the journal closed. Nothing acknowledged is lost at any
+// point: receipts are only sent for durable records, and leases and retry times are journal facts.
 @preconcurrency import Glibc
+import Dispatch
 import Axis
 
-let defaultData = "/var/lib/axis"
 let demoData = (getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp") + "/axis-demo"
 
 let spec = CommandSpec(
     "axisd",
     summary: "The Axis document exchange daemon: stores signed documents durably and delivers them.",
     options: [
-        .value("data", valueName: "DIR", default: defaultData,
-               help: "Data directory (journal/, payloads/). With --demo the default is \(demoData)."),
-        .flag("demo", help: "Run the demo: throwaway data directory, demo agencies, one document carried end to end."),
+        .value("config", valueName: "FILE",
+               help: "JSON configuration (docs/CONFIGURATION.md, sample in docs/axisd.sample.json). The options below override its keys."),
+        .value("data", valueName: "DIR", help: "Data directory (key data; default /var/lib/axis, with --demo \(demoData))."),
+        .flag("demo", help: "Run the demo: throwaway data directory, development PKI, demo agencies, one document carried end to end."),
         .flag("salvage", help: "Move damaged journal segments to DIR/corrupt/ instead of refusing to start."),
-        .value("listen", valueName: "HOST:PORT", default: "127.0.0.1:7443",
-               help: "Native API (HTTPS, client certificates required). Port 0 picks a free port."),
-        .value("tls-cert", valueName: "FILE", help: "Server certificate chain (PEM) for the native API. --demo uses the development PKI's."),
-        .value("tls-key", valueName: "FILE", help: "Its private key (PEM)."),
-        .value("trust", valueName: "DIR", help: "Trust anchors (PEM files) for client certificates and document signatures."),
-        .value("intermediates", valueName: "DIR", help: "Intermediate CA certificates (PEM files)."),
-        .value("crl-dir", valueName: "DIR", help: "CRLs (PEM or DER) checked for client certificates and signatures."),
-        .value("receipt-cert", valueName: "FILE", help: "The axis's receipt-signing certificate (PEM, chain after it)."),
-        .value("receipt-key", valueName: "FILE", help: "Its private key (PEM)."),
-        .value("lease-seconds", valueName: "N", default: "300", help: "How long an inbox item listed to a recipient stays leased to it."),
-        .value("max-document-bytes", valueName: "N", default: "268435456", help: "The largest document accepted (413 beyond)."),
-        .value("log-format", valueName: "FORMAT", default: "kv", help: "Log line format on stderr: kv or json."),
-        .value("log-level", valueName: "LEVEL", default: "info", help: "Least severe level logged: debug, info, warning, error."),
+        .value("listen", valueName: "HOST:PORT", help: "Native API address (api.listen; default 127.0.0.1:7443). Port 0 picks a free port."),
+        .value("tls-cert", valueName: "FILE", help: "Server certificate chain, PEM (api.tlsCertificate). --demo uses the development PKI's."),
+        .value("tls-key", valueName: "FILE", help: "Its private key, PEM (api.tlsKey)."),
+        .value("trust", valueName: "DIR", help: "Trust anchors for client certificates and signatures (trust.anchors)."),
+        .value("intermediates", valueName: "DIR", help: "Intermediate CA certificates (trust.intermediates)."),
+        .value("crl-dir", valueName: "DIR", help: "CRLs checked for client certificates and signatures (trust.crls)."),
+        .value("receipt-cert", valueName: "FILE", help: "The axis's receipt-signing certificate, PEM, chain after it (receipts.certificate)."),
+        .value("receipt-key", valueName: "FILE", help: "Its private key, PEM (receipts.key)."),
+        .value("lease-seconds", valueName: "N", help: "How long a listed inbox item stays leased (api.leaseSeconds; default 300)."),
+        .value("max-document-bytes", valueName: "N", help: "The largest document accepted, 413 beyond (api.maxDocumentBytes)."),
+        .value("log-format", valueName: "FORMAT", help: "Log line format on stderr: kv or json (log.format; default kv)."),
+        .value("log-level", valueName: "LEVEL", help: "Least severe level logged: debug, info, warning, error (log.level)."),
     ],
     examples: ["axisd --demo", "axisd --demo --data /tmp/my-demo --listen 127.0.0.1:0",
+               "axisd --config /etc/axis/axisd.json",
                "axisd --data /var/lib/axis --tls-cert server.pem --tls-key server.key --trust trust/ --intermediates ca/ "
                    + "--crl-dir crl/ --receipt-cert axis.pem --receipt-key axis.key",
-               "axisd --data /var/lib/axis --salvage"])
+               "axisd --config /etc/axis/axisd.json --salvage"])
 
 func fail(_ message: String, code: Int32) -> Never {
     FileDescriptorLogSink.standardError.write(line: "axisd: \(message)\n")
@@ -56,29 +63,18 @@ do {
 }
 
 let demo = parsed.flag("demo")
-let dataDir = parsed.isGiven("data") ? (parsed.value("data") ?? defaultData) : (demo ? demoData : defaultData)
-let formats: [String: LogFormat] = ["kv": .keyValue, "key-value": .keyValue, "json": .json]
-guard let format = formats[parsed.value("log-format") ?? "kv"] else {
-    fail("--log-format must be kv or json, not '\(parsed.value("log-format") ?? "")'", code: 64)
-}
-guard let level = LogLevel(rawValue: parsed.value("log-level") ?? "info") else {
-    fail("--log-level must be one of debug, info, warning, error", code: 64)
-}
-let log = Logger(format: format, minimumLevel: level)
-guard let leaseSeconds = Int64(parsed.value("lease-seconds") ?? "300"), (1...86_400).contains(leaseSeconds) else {
-    fail("--lease-seconds must be a whole number of seconds from 1 to 86400", code: 64)
-}
-guard let documentBytesMax = Int(parsed.value("max-document-bytes") ?? ""), (1...(1 << 40)).contains(documentBytesMax) else {
-    fail("--max-document-bytes must be a whole number of bytes from 1 to 1099511627776", code: 64)
-}
-let listenAddress: (String, UInt16)
+var configuration: AxisdConfiguration
 do {
-    listenAddress = try NativeListenerSettings.parseListen(parsed.value("listen") ?? "127.0.0.1:7443")
+    var flags: [String: String] = [:]
+    for name in AxisdConfiguration.overridingFlags where parsed.isGiven(name) { flags[name] = parsed.value(name) }
+    configuration = try AxisdConfiguration.resolve(configFile: parsed.isGiven("config") ? parsed.value("config") : nil, flags: flags)
+    if demo { try DemoSettings.adjust(&configuration) }
 } catch {
     fail("\(error)", code: 64)
 }
+let log = Logger(format: configuration.log.format, minimumLevel: configuration.log.level)
 // A client that goes away mid-reply must be an error on that connection, not the end of the daemon.
-signal(SIGPIPE, SIG_IGN)
+Socket.ignoreBrokenPipes()
 
 // Block the shutdown signals in every thread before any thread starts; the main thread then takes
 // them synchronously with sigwait, so an early SIGTERM is never lost and no handler runs async.
@@ -88,12 +84,45 @@ sigaddset(&shutdownSignals, SIGINT)
 sigaddset(&shutdownSignals, SIGTERM)
 pthread_sigmask(SIG_BLOCK, &shutdownSignals, nil)
 
+let metrics: DaemonMetrics
+do {
+    metrics = try DaemonMetrics()
+} catch {
+    fail("metrics: \(error)", code: 70)
+}
+let ops = OpsService(metrics: { metrics.registry.render() })
+var opsServer: HTTPServer?
+var opsURL: String?
+if let address = configuration.ops.listen {
+    var options = HTTPServer.Options()
+    options.host = address.host
+    options.port = address.port
+    options.loops = 1
+    options.maxConnections = 256
+    let server = HTTPServer(options: options, service: ops)
+    do {
+        let port = try server.start()
+        opsServer = server
+        opsURL = "http://\(address.host):\(port)"
+        log.info("ops.listening", ["address": "\(address.host):\(port)", "serves": "/healthz /metrics", "tls": "none"])
+        if address.host != "127.0.0.1" {
+            log.warning("ops.plaintext_exposed", ["address": "\(address.host):\(port)",
+                                                  "action": "metrics and health are served without TLS; keep ops.listen on loopback "
+                                                      + "or behind a firewall"])
+        }
+    } catch {
+        fail("cannot listen on ops.listen \(address): \(error); choose another address or \"\" to disable it", code: 1)
+    }
+}
+
 var journalOptions = JournalOptions()
 journalOptions.salvage = parsed.flag("salvage")
+let dataDir = configuration.data
 let core: AxisCore
 do {
     core = try AxisCore(layout: AxisCore.Layout(data: dataDir), journalOptions: journalOptions,
                         onJournalFailure: { failure in
+                            ops.setHealth(.failed("journal: \(failure.description)"))
                             log.error("journal.failed", ["error": failure.description,
                                                          "action": "appends refused; fix the disk, then restart axisd"])
                         })
@@ -126,37 +155,20 @@ core.withState { state in
 }
 
 var listener: NativeListener?
+var push: PushDelivery?
 do {
+    try metrics.attach(core: core, health: ops)
     _ = try core.recordAndWait([.checkpoint(Checkpoint(at: core.clock.now(), note: "axisd started pid=\(getpid())"))])
-    var settings: NativeListenerSettings?
-    if !demo {
-        let given = ["tls-cert", "tls-key", "trust", "receipt-cert", "receipt-key"].filter { parsed.isGiven($0) }
-        if given.count == 5 {
-            settings = NativeListenerSettings(
-                host: listenAddress.0, port: listenAddress.1, serverCertificateChain: parsed.value("tls-cert") ?? "",
-                serverKey: parsed.value("tls-key") ?? "",
-                trust: TrustConfiguration(anchorsDirectory: parsed.value("trust"), intermediatesDirectory: parsed.value("intermediates"),
-                                          crlDirectory: parsed.value("crl-dir")),
-                receiptCertificate: parsed.value("receipt-cert") ?? "", receiptKey: parsed.value("receipt-key") ?? "",
-                leaseMillis: leaseSeconds * 1000, documentBytesMax: documentBytesMax, loops: 2)
-        } else if !given.isEmpty {
-            throw AxisError(.usage, "the native API needs all of --tls-cert, --tls-key, --trust, --receipt-cert and --receipt-key; "
-                + "missing: " + ["tls-cert", "tls-key", "trust", "receipt-cert", "receipt-key"].filter { !parsed.isGiven($0) }
-                    .map { "--\($0)" }.joined(separator: ", "))
-        } else {
-            log.warning("api.disabled", ["reason": "no --tls-cert/--tls-key/--trust/--receipt-cert/--receipt-key given",
-                                         "action": "give them to serve the native API, or run axisd --demo"])
-        }
-    }
+    var credentials: NativeCredentials?
+    var demoRun: (setup: Demo.Setup, exchange: Demo.Exchange)?
     if demo {
         let setup = try Demo.prepare(core)
         log.info("demo.pki", ["directory": setup.pki.directory, "created": String(setup.createdPKI),
                               "note": "development PKI, not for production"])
-        settings = NativeListenerSettings(
-            host: listenAddress.0, port: listenAddress.1, serverCertificateChain: setup.tls.serverChainPath,
-            serverKey: setup.tls.serverKeyPath, trust: setup.pki.trustConfiguration,
-            receiptCertificate: setup.pki.axisChainPath, receiptKey: setup.pki.axisKeyPath,
-            leaseMillis: leaseSeconds * 1000, documentBytesMax: documentBytesMax, loops: 2)
+        credentials = NativeCredentials(serverCertificateChain: setup.tls.serverChainPath, serverKey: setup.tls.serverKeyPath,
+                                        trust: setup.pki.trustConfiguration, receiptCertificate: setup.pki.axisChainPath,
+                                        receiptKey: setup.pki.axisKeyPath)
+        DemoSettings.useDevelopmentPKI(&configuration, setup: setup)
         let seeded = try Demo.seedDirectory(core, setup: setup)
         log.info("demo.directory", ["agencies": Demo.agencyCodes.joined(separator: ","), "registered_now": String(seeded)])
         let exchange = try Demo.exchangeOneDocument(core, setup: setup)
@@ -168,19 +180,40 @@ do {
         log.info("demo.delivered", ["document": exchange.document.hex, "recipient": Demo.agencyCodes[2],
                                     "acknowledged_sequence": String(exchange.acknowledged.sequence),
                                     "recipient_receipt": exchange.recipientReceipt.isTrusted ? "verified" : "rejected"])
-        if let settings {
-            let started = try NativeListener.start(core: core, settings: settings)
-            listener = started
-            log.info("api.listening", ["address": "\(settings.host):\(started.port)", "tls": "required-client-certificate"])
-            let guide = DemoGuide(data: dataDir, setup: setup, port: started.port, exchange: exchange)
+        demoRun = (setup, exchange)
+    } else {
+        credentials = try NativeSettings.credentials(configuration)
+        if credentials == nil {
+            log.warning("api.disabled", ["reason": "api.tlsCertificate/api.tlsKey, trust.anchors and receipts.* are not configured",
+                                         "action": "configure them (docs/CONFIGURATION.md) to serve the native API, or run axisd --demo"])
+        }
+    }
+    if let credentials {
+        let started = try NativeListener.start(core: core, configuration: configuration, credentials: credentials,
+                                               submitObserver: metrics.submitObserver)
+        listener = started
+        try metrics.attach(listener: started)
+        log.info("api.listening", ["address": "\(configuration.api.listen.host):\(started.port)", "tls": "required-client-certificate"])
+        if let (setup, exchange) = demoRun {
+            let guide = DemoGuide(data: dataDir, setup: setup, port: started.port, exchange: exchange, ops: opsURL)
             try guide.writeJSON()
             print(guide.banner())
+            fflush(stdout)
         }
-        fflush(stdout)
-    } else if let settings {
-        let started = try NativeListener.start(core: core, settings: settings)
-        listener = started
-        log.info("api.listening", ["address": "\(settings.host):\(started.port)", "tls": "required-client-certificate"])
+    }
+    if let delivery = try NativeSettings.pushDelivery(core: core, configuration: configuration,
+                                                      report: pushReporter(log: log, metrics: metrics)) {
+        push = delivery
+        try metrics.attach(push: delivery)
+        delivery.start()
+        let policy = delivery.options.policy
+        log.info("delivery.started", ["per_recipient": String(policy.perRecipientConcurrency), "total": String(policy.totalConcurrency),
+                                      "initial_backoff_ms": String(policy.initialBackoffMillis),
+                                      "max_backoff_ms": String(policy.maxBackoffMillis),
+                                      "max_lifetime_ms": String(policy.maxLifetimeMillis)])
+    } else {
+        log.warning("delivery.push_disabled", ["reason": "no client certificate for push (delivery.clientCertificate or api.tlsCertificate)",
+                                               "action": "agencies with an endpoint wait in their inbox for a pull until one is configured"])
     }
 } catch {
     log.error("axisd.start_failed", ["error": "\(error)"])
@@ -188,17 +221,30 @@ do {
     fail("\(error)", code: 1)
 }
 
+ops.setHealth(.ready)
 log.info("axisd.ready", ["data": dataDir, "pid": String(getpid())])
 
 var received: Int32 = 0
 sigwait(&shutdownSignals, &received)
-log.info("axisd.stopping", ["signal": received == SIGTERM ? "TERM" : "INT"])
-listener?.stop()
+let grace = configuration.shutdown.graceMillis
+log.info("axisd.stopping", ["signal": received == SIGTERM ? "TERM" : "INT", "grace_ms": String(grace)])
+ops.setHealth(.stopping)
+// The API and push delivery wind down side by side, each within the grace period.
+let pushStopped = Promise<Int>()
+if let push {
+    DispatchQueue.global().async { pushStopped.fulfil(push.stop(graceMillis: grace)) }
+} else {
+    pushStopped.fulfil(0)
+}
+let cut = listener?.stop(graceMillis: grace) ?? 0
+let released = pushStopped.wait()
 do {
     _ = try core.recordAndWait([.checkpoint(Checkpoint(at: core.clock.now(), note: "axisd stopped"))])
 } catch {
     log.error("journal.checkpoint_failed", ["error": "\(error)"])
 }
 core.close()
-log.info("axisd.stopped", ["records": String(core.journal.statistics.records)])
+opsServer?.stop()
+log.info("axisd.stopped", ["records": String(core.journal.statistics.records), "connections_cut": String(cut),
+                           "released": String(released)])
 exit(0)

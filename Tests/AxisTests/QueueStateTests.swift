@@ -124,6 +124,10 @@ final class QueueStateTests: XCTestCase {
         XCTAssertEqual(liveState.anomalies, 0, "the workload only writes valid transitions")
         XCTAssertGreaterThan(liveState.documents.count, 50)
         XCTAssertGreaterThan(liveState.countsByState().count, 4, "\(liveState.countsByState())")
+        // The counts kept while folding equal a recount of every delivery.
+        var recount: [String: Int] = [:]
+        for delivery in liveState.deliveries.values { recount[delivery.state.name, default: 0] += 1 }
+        XCTAssertEqual(liveState.countsByState(), recount)
     }
 }
 

@@ -8,6 +8,16 @@ extension NativeAPI {
     // MARK: POST /v1/documents
 
     func planSubmit(_ head: HTTPRequestHead, caller: APICaller) -> HTTPRequestPlan {
+        let plan = planSubmitChecked(head, caller: caller)
+        if case .refuse(let error) = plan { submitObserver.rejected(error.code.rawValue) }
+        return plan
+    }
+
+    private func planSubmitChecked(_ head: HTTPRequestHead, caller: APICaller) -> HTTPRequestPlan {
+        // Refused here rather than by the server's body limit so that it is counted like any refusal.
+        if case .contentLength(let declared) = head.bodyFraming, declared > options.documentBytesMax {
+            return .refuse(.bodyTooLarge(declared: declared, limit: options.documentBytesMax))
+        }
         let submission: Submission
         switch Submission.parse(head.headers) {
         case .failure(let error): return .refuse(error)
@@ -258,11 +268,13 @@ final class SubmitHandler: HTTPRequestHandler {
     private var buffer: [UInt8] = []
     private var stream: PayloadStream?
     private var hasher: DocumentHasher?
+    private let startedNanos: UInt64
 
     init(api: NativeAPI, submission: Submission, caller: APICaller) {
         self.api = api
         self.submission = submission
         self.caller = caller
+        startedNanos = api.core.clock.monotonicNanos()
     }
 
     func body(_ chunk: UnsafeRawBufferPointer) throws {
@@ -291,7 +303,7 @@ final class SubmitHandler: HTTPRequestHandler {
     }
 
     func end(_ responder: HTTPResponder) {
-        let (api, submission, caller) = (self.api, self.submission, self.caller)
+        let (api, submission, caller, startedNanos) = (self.api, self.submission, self.caller, self.startedNanos)
         let streamed = UncheckedBox(stream.map { ($0, hasher) })
         let buffer = self.buffer
         stream = nil
@@ -303,13 +315,20 @@ final class SubmitHandler: HTTPRequestHandler {
                     let ref = try stream.finish()
                     body = .stored(ref, hasher?.finish() ?? DocumentDigests(length: ref.length, values: [:]))
                 } catch {
-                    return responder.respond(HTTPResponse(error: Ingress.storageError(error)))
+                    let refusal = Ingress.storageError(error)
+                    api.submitObserver.rejected(refusal.code.rawValue)
+                    return responder.respond(HTTPResponse(error: refusal))
                 }
             } else {
                 body = .memory(buffer, sha256: SHA256Hasher.digest(buffer))
             }
             api.ingress.submit(submission, body: body, via: .native, by: caller.system.id) { outcome in
                 responder.respond(Self.response(outcome))
+                switch outcome {
+                case .accepted: api.submitObserver.accepted(api.core.clock.monotonicNanos() &- startedNanos)
+                case .duplicate: api.submitObserver.duplicate()
+                case .refused(let error): api.submitObserver.rejected(error.code.rawValue)
+                }
             }
         }
         api.workers.async(execute: work)

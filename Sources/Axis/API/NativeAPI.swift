@@ -28,15 +28,29 @@ public final class NativeAPI: HTTPService, @unchecked Sendable {
         public init() {}
     }
 
+    /// What the daemon counts about submissions (metrics). Closures run on loop or worker threads.
+    public struct SubmitObserver: Sendable {
+        /// A new document was accepted; `nanos` from its request head to the receipt.
+        public var accepted: @Sendable (_ nanos: UInt64) -> Void = { _ in }
+        /// A resubmission was answered with the original receipt.
+        public var duplicate: @Sendable () -> Void = {}
+        /// A submission was refused; `reason` is the error code of the reply (`signature_invalid`, …).
+        public var rejected: @Sendable (_ reason: String) -> Void = { _ in }
+        public init() {}
+    }
+
     public let options: Options
+    public let submitObserver: SubmitObserver
     public let core: AxisCore
     public let ingress: Ingress
     public let inbox: Inbox
     let workers: DispatchQueue
 
     public init(core: AxisCore, ingress: Ingress, inbox: Inbox, options: Options = Options(),
+                submitObserver: SubmitObserver = SubmitObserver(),
                 workers: DispatchQueue = DispatchQueue(label: "axis.api", qos: .userInitiated, attributes: .concurrent)) {
         self.core = core
+        self.submitObserver = submitObserver
         self.ingress = ingress
         self.inbox = inbox
         self.options = options

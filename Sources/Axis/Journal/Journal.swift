@@ -133,6 +133,12 @@ public final class Journal: @unchecked Sendable {
 
     public var statistics: Stats { writer.stats.read { $0 } }
 
+    /// Calls `observer` after every durable batch with its record count, its bytes and how long its
+    /// fdatasync took (on the writer thread: keep it short). One observer; a second replaces it.
+    public func observeBatches(_ observer: @escaping @Sendable (_ records: Int, _ bytes: Int, _ syncNanos: UInt64) -> Void) {
+        writer.batchObserver.update { $0 = observer }
+    }
+
     /// Stops accepting appends, lets the writer finish what is queued, and closes the files.
     public func close() {
         committer.close()
@@ -145,6 +151,8 @@ public final class Journal: @unchecked Sendable {
 /// Only the group committer's writer thread calls `commit`.
 final class SegmentWriter: @unchecked Sendable {
     let stats: Locked<Journal.Stats>
+    /// Told of every durable batch: records, bytes, fdatasync nanoseconds (metrics).
+    let batchObserver = Locked<(@Sendable (Int, Int, UInt64) -> Void)?>(nil)
     private let directory: String
     private let storage: any Storage
     private let clock: any TimeSource
@@ -244,6 +252,7 @@ final class SegmentWriter: @unchecked Sendable {
             $0.nextSequence = sequence
             $0.chain = chain
         }
+        if let observe = batchObserver.read({ $0 }) { observe(Int(records), Int(bytes), syncNanos) }
         return receipts
     }
 

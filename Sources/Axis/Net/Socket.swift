@@ -121,6 +121,14 @@ public enum Socket {
         return Int(clamping: limit.rlim_cur)
     }
 
+    /// Makes a write to a connection the peer closed fail with EPIPE instead of killing the process
+    /// with SIGPIPE (OpenSSL writes through plain `write`, which has no per-call opt-out). Servers and
+    /// clients call it before their first connection: a peer hanging up is an error on that
+    /// connection, never the end of a daemon, a test run or a benchmark.
+    public static func ignoreBrokenPipes() {
+        _ = signal(SIGPIPE, SIG_IGN)
+    }
+
     public static func setNoDelay(_ fd: Int32) { try? setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1, "TCP_NODELAY") }
 
     static func setOption(_ fd: Int32, _ level: Int32, _ name: Int32, _ value: Int32, _ label: String) throws {

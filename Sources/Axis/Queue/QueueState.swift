@@ -96,6 +96,9 @@ public struct QueueState: Equatable, Sendable {
     public private(set) var systems: [SystemID: SystemEntry] = [:]
     /// Enabled systems by the SHA-256 of their TLS client certificates.
     public private(set) var systemsByFingerprint: [Digest256: SystemID] = [:]
+    /// How many deliveries are in each state (by `DeliveryState.name`), kept as records are folded
+    /// so metrics and status read it without walking every delivery.
+    public private(set) var stateCounts: [String: Int] = [:]
     public private(set) var lastSequence: UInt64 = 0
     public private(set) var anomalies: Int = 0
 
@@ -127,6 +130,7 @@ public struct QueueState: Equatable, Sendable {
             bySenderDocument[SenderKey(sender: r.sender, senderDocumentID: r.senderDocumentID)] = r.id
             for recipient in r.recipients {
                 deliveries[DeliveryKey(document: r.id, recipient: recipient)] = Delivery()
+                stateCounts[DeliveryState.queued.name, default: 0] += 1
                 open[recipient, default: RecipientQueue()].append(r.id)
             }
             // The documents this one revokes, updates, replaces or answers show it on their trace.
@@ -227,8 +231,14 @@ public struct QueueState: Equatable, Sendable {
             anomalies += 1
             return
         }
+        let before = delivery.state.name
         change(&delivery)
         deliveries[key] = delivery
+        let after = delivery.state.name
+        if before != after {
+            stateCounts[before, default: 0] -= 1
+            stateCounts[after, default: 0] += 1
+        }
         if delivery.state.isTerminal {
             open[recipient]?.remove(document)
             if open[recipient]?.isEmpty == true { open[recipient] = nil }
@@ -272,12 +282,8 @@ public struct QueueState: Equatable, Sendable {
         return ready
     }
 
-    /// How many deliveries are in each state, by state name.
-    public func countsByState() -> [String: Int] {
-        var counts: [String: Int] = [:]
-        for d in deliveries.values { counts[d.state.name, default: 0] += 1 }
-        return counts
-    }
+    /// How many deliveries are in each state, by state name (states with none left out).
+    public func countsByState() -> [String: Int] { stateCounts.filter { $0.value != 0 } }
 }
 
 /// The open deliveries of one recipient, in the order their documents were accepted (queue order).

@@ -182,7 +182,7 @@ final class HTTPConnection: Selectable, @unchecked Sendable {
     private func send(_ response: HTTPResponse) {
         guard state == .responding else { return }
         var head = response.head
-        head.keepAlive = head.keepAlive && requestKeepAlive && !peerFinished
+        head.keepAlive = head.keepAlive && requestKeepAlive && !peerFinished && !context.draining
         head.write(into: &output, peerVersion: requestVersion)
         output += response.body
         closeAfterWrite = !head.keepAlive
@@ -243,6 +243,16 @@ final class HTTPConnection: Selectable, @unchecked Sendable {
             if state != .closed { deadline = now + 1_000_000_000 }  // give the 408 a second, then drop
         } else {
             close()
+        }
+    }
+
+    /// Draining: a connection between requests (or still in its TLS handshake) closes now; one with a
+    /// request under way finishes it, and its response closes the connection.
+    func closeIfIdle() {
+        switch state {
+        case .handshaking: close()
+        case .reading where parser.stage == .idle && output.isEmpty && inputStart == inputEnd: close()
+        default: break
         }
     }
 

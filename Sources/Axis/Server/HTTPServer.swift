@@ -34,6 +34,7 @@ public final class HTTPServer: @unchecked Sendable {
     private var loops: [EventLoop] = []
     private var listeners: [Int32] = []
     private var finished: [Promise<Void>] = []
+    private var acceptors: [Acceptor] = []
     private let contexts = Locked<[HTTPServerContext]>([])
     private let openConnections = Locked(0)
 
@@ -45,6 +46,7 @@ public final class HTTPServer: @unchecked Sendable {
     /// Opens the listeners and starts the loops; returns the port.
     public func start() throws -> UInt16 {
         Socket.raiseDescriptorLimit()
+        Socket.ignoreBrokenPipes()
         var port = options.port
         for index in 0..<max(1, options.loops) {
             let listener = try Socket.listen(host: options.host, port: port, reusePort: true)
@@ -54,6 +56,7 @@ public final class HTTPServer: @unchecked Sendable {
             let context = HTTPServerContext(options: options, service: service, counter: openConnections)
             contexts.update { $0.append(context) }
             let acceptor = Acceptor(listening: listener, accepted: { [context] fd, loop in context.accept(fd, loop: loop) })
+            acceptors.append(acceptor)
             let ready = Promise<Result<Void, AxisError>>()
             loop.execute {
                 do {
@@ -80,6 +83,23 @@ public final class HTTPServer: @unchecked Sendable {
     /// Open connections across all loops.
     public var connectionCount: Int { openConnections.read { $0 } }
 
+    /// Graceful shutdown, first half: stops accepting, closes connections that sit between requests,
+    /// and lets every request under way finish (its response then closes the connection); waits until
+    /// no connection is left or `graceMillis` passed. Returns how many were still open. `stop()` follows.
+    @discardableResult
+    public func drain(graceMillis: Int64) -> Int {
+        for ((loop, context), acceptor) in zip(zip(loops, contexts.read { $0 }), acceptors) {
+            loop.execute {
+                loop.remove(acceptor)
+                context.drain()
+            }
+        }
+        let deadline = SystemClock.monotonicNanos() + UInt64(max(graceMillis, 0)) * 1_000_000
+        // A bounded wait on shutdown only: the loops close connections as their responses go out.
+        while connectionCount > 0 && SystemClock.monotonicNanos() < deadline { usleep(5_000) }
+        return connectionCount
+    }
+
     /// Stops accepting, closes every connection and stops the loops.
     public func stop() {
         for (loop, context) in zip(loops, contexts.read { $0 }) {
@@ -89,6 +109,7 @@ public final class HTTPServer: @unchecked Sendable {
         for done in finished { done.wait() }
         for fd in listeners { close(fd) }
         listeners.removeAll()
+        acceptors.removeAll()
         loops.removeAll()
         finished.removeAll()
     }
@@ -101,6 +122,8 @@ final class HTTPServerContext: @unchecked Sendable {
     let service: HTTPService
     private let counter: Locked<Int>
     private var connections: [ObjectIdentifier: HTTPConnection] = [:]
+    /// Set by `drain` (loop thread): responses close their connections, new ones are refused.
+    private(set) var draining = false
 
     init(options: HTTPServer.Options, service: HTTPService, counter: Locked<Int>) {
         self.options = options
@@ -109,6 +132,7 @@ final class HTTPServerContext: @unchecked Sendable {
     }
 
     func accept(_ fd: Int32, loop: EventLoop) {
+        guard !draining else { close(fd); return }
         let admitted = counter.update { open -> Bool in
             guard open < options.maxConnections else { return false }
             open += 1
@@ -136,6 +160,11 @@ final class HTTPServerContext: @unchecked Sendable {
         for connection in Array(connections.values) where connection.deadline != 0 && connection.deadline <= now {
             connection.expire(now: now)
         }
+    }
+
+    func drain() {
+        draining = true
+        for connection in Array(connections.values) { connection.closeIfIdle() }
     }
 
     func closeAll() {
