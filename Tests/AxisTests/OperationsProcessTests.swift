@@ -106,4 +106,99 @@ final class OperationsProcessTests: XCTestCase {
         XCTAssertEqual(missing.code, 64, missing.err)
         XCTAssertTrue(missing.err.contains(dir + "/absent.json"), missing.err)
     }
+
+    /// Four clients of our own submit as fast as they can; SIGTERM lands in the middle. axisd exits 0,
+    /// and after a restart every document whose receipt a client got is there (and a resubmission of
+    /// it is answered 200 with the same id).
+    func testSigtermDuringSubmissionsLosesNothingReceiptedAndExitsCleanly() throws {
+        let daemon = try Daemon(self)
+        let pki = daemon.pki
+        let tls = try TLSContext(.client(trust: try TLSPeerTrust(try TrustStore.load(pki.trustConfiguration)),
+                                         credential: try TLSCredential.load(
+                                            certificateChainFile: daemon.data + "/pki/tls/systems/\(g22).pem",
+                                            privateKeyFile: daemon.data + "/pki/tls/systems/\(g22).key")))
+        let receipted = Locked<[(senderID: String, id: String, body: [UInt8], signature: String)]>([])
+        let enough = ConditionLock()
+        let port = daemon.port
+        let (sender, recipient) = (g22, h29)
+        let submitUntilRefused: @Sendable (Int) -> Void = { worker in
+            guard let client = try? HTTPClient(host: "127.0.0.1", port: port, tls: tls, serverName: "localhost") else { return }
+            for n in 0..<100_000 {
+                let senderID = "term-\(worker)-\(n)"
+                let body = Array("Công văn \(senderID)\n".utf8)
+                guard let signed = try? Demo.sign(body, as: sender, pki: pki) else { return }
+                let signature = Base64.encode(signed)
+                let request = HTTPClientRequest.post("/v1/documents", headers: [
+                    ("Axis-From", sender), ("Axis-To", recipient), ("Axis-Document-Id", senderID), ("Axis-Signature", signature),
+                ], body: body)
+                // Any failure is the daemon going away: the document may or may not be stored, but
+                // it was not receipted, so nothing is owed for it.
+                guard let response = try? client.send(request), response.status == 201,
+                      let reply = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any],
+                      let id = reply["id"] as? String else { return }
+                receipted.update { $0.append((senderID, id, body, signature)) }
+                enough.withLock { enough.broadcast() }
+            }
+        }
+        let finished = (0..<4).map { _ in Promise<Void>() }
+        for (worker, done) in finished.enumerated() {
+            Thread.detachNewThread {
+                submitUntilRefused(worker)
+                done.fulfil(())
+            }
+        }
+        let deadline = Date().addingTimeInterval(60)
+        enough.withLock {
+            while receipted.read({ $0.count }) < 60 && Date() < deadline { enough.wait(seconds: 1) }
+        }
+        XCTAssertGreaterThanOrEqual(receipted.read { $0.count }, 60, "the clients got receipts before SIGTERM")
+        daemon.process.signal(SIGTERM)
+        for done in finished { done.wait() }
+        let stopped = try daemon.process.waitForStderr(containing: "event=axisd.stopped")
+        XCTAssertEqual(daemon.process.wait(), 0, stopped)
+
+        let all = receipted.read { $0 }
+        XCTAssertGreaterThanOrEqual(all.count, 60)
+        let again = try Daemon(self, data: daemon.data)
+        defer { again.stop() }
+        let client = try HTTPClient(host: "127.0.0.1", port: again.port, tls: tls, serverName: "localhost")
+        for document in all {
+            let trace = try client.send(.get("/v1/documents/\(document.id)"))
+            XCTAssertEqual(trace.status, 200, "\(document.senderID) was receipted before SIGTERM: \(trace.bodyText)")
+        }
+        let last = try XCTUnwrap(all.last)
+        let resubmitted = try client.send(.post("/v1/documents", headers: [
+            ("Axis-From", g22), ("Axis-To", h29), ("Axis-Document-Id", last.senderID), ("Axis-Signature", last.signature),
+        ], body: last.body))
+        XCTAssertEqual(resubmitted.status, 200, resubmitted.bodyText)
+        XCTAssertEqual(try json(resubmitted.bodyText)["id"] as? String, last.id)
+    }
+
+    /// `log.format: json`: every stderr line is one JSON object with time, level and event.
+    func testJSONLogsAreOneObjectPerLine() throws {
+        let dir = try makeTempDirectory(self, "jsonlog")
+        let config = dir + "/axisd.json"
+        try #"{"log": {"format": "json"}}"#.write(toFile: config, atomically: true, encoding: .utf8)
+        let process = try ProductProcess(try productPath("axisd"), ["--demo", "--data", dir + "/data", "--listen", "127.0.0.1:0",
+                                                                      "--config", config])
+        var lines: [String] = []
+        while let line = try process.stderr.nextLine(timeoutMillis: 60_000) {
+            lines.append(line)
+            if line.contains("\"axisd.ready\"") { break }
+        }
+        process.signal(SIGTERM)
+        lines += try ProductProcess.drain(&process.stderr)
+        XCTAssertEqual(process.wait(), 0)
+        XCTAssertGreaterThan(lines.count, 8)
+        var events: [String] = []
+        for line in lines {
+            let object = try json(line)
+            XCTAssertNotNil(object["level"] as? String, line)
+            XCTAssertNotNil(object["ts"] ?? object["time"], line)
+            events.append(try XCTUnwrap(object["event"] as? String, line))
+        }
+        for expected in ["journal.recovered", "ops.listening", "api.listening", "delivery.started", "axisd.ready", "axisd.stopped"] {
+            XCTAssertTrue(events.contains(expected), "\(expected) not in \(events)")
+        }
+    }
 }

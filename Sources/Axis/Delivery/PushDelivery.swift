@@ -51,6 +51,10 @@ public final class PushDelivery: @unchecked Sendable {
     private var timer: DispatchSourceTimer?
     private var passPending = false
     private var running = false
+    /// After a record could not be written, no pass before this (monotonic ns): a failing disk must
+    /// not turn planning into a busy loop of refused appends.
+    private var pausedUntilNanos: UInt64 = 0
+    static let pauseAfterRefusalNanos: UInt64 = 1_000_000_000
 
     // Attempts under way, for shutdown; guarded by `attemptsLock`.
     private let attemptsLock = ConditionLock()
@@ -151,6 +155,13 @@ public final class PushDelivery: @unchecked Sendable {
     private func pass() {
         passPending = false
         guard running else { return }
+        // A failed journal refuses every append until axisd restarts: nothing to do but wait.
+        guard core.journal.health == .ok else { return }
+        let monotonic = core.clock.monotonicNanos()
+        if monotonic < pausedUntilNanos {
+            timer?.schedule(deadline: .now() + .nanoseconds(Int(pausedUntilNanos - monotonic)))
+            return
+        }
         let now = core.clock.now()
         let plan = core.withState { state in scheduler.plan(state, now: now) }
         if !plan.release.isEmpty { release(plan.release, at: now) }
@@ -161,10 +172,12 @@ public final class PushDelivery: @unchecked Sendable {
         timer?.schedule(deadline: .now() + .milliseconds(Int(wait)))
     }
 
-    /// Runs on any thread: the scheduler may plan `key` again; then looks for more work.
-    private func finished(_ key: QueueState.DeliveryKey, wasAttempt: Bool) {
+    /// Runs on any thread: the scheduler may plan `key` again; then looks for more work — at once,
+    /// or after a pause when a record was refused (`refused`).
+    private func finished(_ key: QueueState.DeliveryKey, wasAttempt: Bool, refused: Bool = false) {
         queue.async { [self] in
             scheduler.finished(key, wasAttempt: wasAttempt)
+            if refused { pausedUntilNanos = core.clock.monotonicNanos() + Self.pauseAfterRefusalNanos }
             if running, !passPending {
                 passPending = true
                 queue.async { self.pass() }
@@ -183,10 +196,13 @@ public final class PushDelivery: @unchecked Sendable {
         core.record(records) { [self] result in
             for key in keys {
                 switch result {
-                case .success: report(.released(key, reason: reason))
-                case .failure(let error): report(.notRecorded(key, error))
+                case .success:
+                    report(.released(key, reason: reason))
+                    finished(key, wasAttempt: false)
+                case .failure(let error):
+                    report(.notRecorded(key, error))
+                    finished(key, wasAttempt: false, refused: true)
                 }
-                finished(key, wasAttempt: false)
             }
         }
     }
@@ -202,10 +218,13 @@ public final class PushDelivery: @unchecked Sendable {
         let journal: @Sendable ([JournalRecord]) -> Void = { [self] records in
             core.record(records) { [self] result in
                 switch result {
-                case .success: report(.expired(key, lastError: lastError))
-                case .failure(let error): report(.notRecorded(key, error))
+                case .success:
+                    report(.expired(key, lastError: lastError))
+                    finished(key, wasAttempt: false)
+                case .failure(let error):
+                    report(.notRecorded(key, error))
+                    finished(key, wasAttempt: false, refused: true)
                 }
-                finished(key, wasAttempt: false)
             }
         }
         guard DeliveryEvent.isReported(original) else { return journal([control]) }
@@ -214,7 +233,7 @@ public final class PushDelivery: @unchecked Sendable {
             switch stored {
             case .failure(let error):
                 report(.notRecorded(key, error))
-                finished(key, wasAttempt: false)
+                finished(key, wasAttempt: false, refused: true)
             case .success(let payload):
                 var rng = SystemRandomNumberGenerator()
                 let event = DeliveryEvent.record(.expired, id: DocumentID.generate(at: now, using: &rng), about: original,
@@ -235,17 +254,18 @@ public final class PushDelivery: @unchecked Sendable {
     private func launch(_ attempt: PushScheduler.Attempt) {
         attemptsLock.withLock { attemptsUnderWay[attempt.key] = attempt.number }
         Thread.detachNewThread { [self] in
-            run(attempt)
+            let recorded = run(attempt)
             attemptsLock.withLock {
                 attemptsUnderWay[attempt.key] = nil
                 attemptsLock.broadcast()
             }
-            finished(attempt.key, wasAttempt: true)
+            finished(attempt.key, wasAttempt: true, refused: !recorded)
         }
     }
 
-    /// One attempt, on its own thread: journal it, send, journal the outcome.
-    private func run(_ attempt: PushScheduler.Attempt) {
+    /// One attempt, on its own thread: journal it, send, journal the outcome. False when a record
+    /// was refused (the journal or payload store failed).
+    private func run(_ attempt: PushScheduler.Attempt) -> Bool {
         let key = attempt.key
         let started = core.clock.now()
         do {
@@ -253,17 +273,18 @@ public final class PushDelivery: @unchecked Sendable {
                                                                               at: started, attempt: attempt.number,
                                                                               endpoint: attempt.endpoint))])
         } catch {
-            return report(.notRecorded(key, error as? AxisError ?? AxisError(.storageIO, "\(error)")))
+            report(.notRecorded(key, error as? AxisError ?? AxisError(.storageIO, "\(error)")))
+            return false
         }
         report(.attempted(key, attempt: attempt.number, endpoint: attempt.endpoint))
-        guard let document = core.withState({ $0.documents[key.document]?.accepted }) else { return }
+        guard let document = core.withState({ $0.documents[key.document]?.accepted }) else { return true }
         let clockStart = core.clock.monotonicNanos()
         let outcome = send(document, attempt: attempt)
         let elapsed = core.clock.monotonicNanos() &- clockStart
         let now = core.clock.now()
         // An administrator may have deleted or expired it meanwhile: then the outcome changes nothing.
         let current = core.withState { $0.delivery(key.document, key.recipient)?.state }
-        guard let current, !current.isTerminal else { return }
+        guard let current, !current.isTerminal else { return true }
         do {
             switch outcome {
             case .success(let status):
@@ -293,7 +314,9 @@ public final class PushDelivery: @unchecked Sendable {
         } catch {
             // The journal says in-flight; the next start (or pass after a restart) releases it.
             report(.notRecorded(key, error as? AxisError ?? AxisError(.storageIO, "\(error)")))
+            return false
         }
+        return true
     }
 
     struct Failure: Error {
