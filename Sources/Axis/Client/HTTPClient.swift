@@ -76,7 +76,6 @@ public final class HTTPClient {
         let defaultPort: UInt16 = tls == nil ? 80 : 443
         hostField = port == defaultPort ? name : "\(name):\(port)"
         assembler = HTTPResponseAssembler(bodyBytesMax: 64 << 20)
-        Socket.ignoreBrokenPipes()
         stream = try HTTPClientStream.connect(host: host, port: port, tls: tls, serverName: name,
                                               deadline: Self.deadline(after: timeoutMillis), timeoutMillis: timeoutMillis)
     }

@@ -121,12 +121,21 @@ public enum Socket {
         return Int(clamping: limit.rlim_cur)
     }
 
-    /// Makes a write to a connection the peer closed fail with EPIPE instead of killing the process
-    /// with SIGPIPE (OpenSSL writes through plain `write`, which has no per-call opt-out). Servers and
-    /// clients call it before their first connection: a peer hanging up is an error on that
-    /// connection, never the end of a daemon, a test run or a benchmark.
+    /// For a program (axisd): a write to a connection the peer closed fails with EPIPE instead of
+    /// killing the process with SIGPIPE. A library does not change the process's signal handling;
+    /// it blocks SIGPIPE on its own I/O threads instead (`blockBrokenPipesOnThisThread`).
     public static func ignoreBrokenPipes() {
         _ = signal(SIGPIPE, SIG_IGN)
+    }
+
+    /// Blocks SIGPIPE on the calling thread, for threads that only do socket I/O (the server's event
+    /// loops): OpenSSL writes through plain `write`, which has no per-call opt-out, and SIGPIPE from a
+    /// write goes to the writing thread, so there it stays pending and the write fails with EPIPE.
+    public static func blockBrokenPipesOnThisThread() {
+        var pipe = sigset_t()
+        sigemptyset(&pipe)
+        sigaddset(&pipe, SIGPIPE)
+        pthread_sigmask(SIG_BLOCK, &pipe, nil)
     }
 
     public static func setNoDelay(_ fd: Int32) { try? setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1, "TCP_NODELAY") }

@@ -46,7 +46,6 @@ public final class HTTPServer: @unchecked Sendable {
     /// Opens the listeners and starts the loops; returns the port.
     public func start() throws -> UInt16 {
         Socket.raiseDescriptorLimit()
-        Socket.ignoreBrokenPipes()
         var port = options.port
         for index in 0..<max(1, options.loops) {
             let listener = try Socket.listen(host: options.host, port: port, reusePort: true)
@@ -70,7 +69,12 @@ public final class HTTPServer: @unchecked Sendable {
             }
             loop.every(millis: 100) { [context] in context.sweep() }
             let done = Promise<Void>()
-            let thread = Thread { loop.run(); done.fulfil(()) }
+            let thread = Thread {
+                // A client that hangs up mid-reply is an error on its connection, not the process's end.
+                Socket.blockBrokenPipesOnThisThread()
+                loop.run()
+                done.fulfil(())
+            }
             thread.name = loop.name
             thread.start()
             loops.append(loop)
