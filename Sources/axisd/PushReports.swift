@@ -24,16 +24,17 @@ func pushReporter(log: Logger, metrics: DaemonMetrics) -> @Sendable (PushDeliver
             log.warning("delivery.failed", ["document": key.document.hex, "recipient": key.recipient.rawValue,
                                             "attempt": String(attempt), "outcome": outcome, "reason": reason,
                                             "retry_at": retryAt.description])
-        case .expired(let key, let lastError):
+        case .expired(let key, let lastError, let senderTold):
             metrics.expired.increment()
             log.warning("delivery.expired", ["document": key.document.hex, "recipient": key.recipient.rawValue,
-                                             "last_error": lastError, "action": "the sender was sent an 'expired' event"])
+                                             "last_error": lastError, "sender_told": String(senderTold)])
         case .released(let key, let reason):
             log.info("delivery.released", ["document": key.document.hex, "recipient": key.recipient.rawValue, "reason": reason])
         case .notRecorded(let key, let error):
             log.error("delivery.not_recorded", ["document": key.document.hex, "recipient": key.recipient.rawValue,
                                                 "error": error.description,
-                                                "action": "the journal refused the record; see journal.failed and restart axisd"])
+                                                "action": "the record was refused (journal or payload store); see journal.failed, "
+                                                    + "free space, then restart axisd"])
         }
     }
 }

@@ -159,6 +159,11 @@ var push: PushDelivery?
 do {
     try metrics.attach(core: core, health: ops)
     _ = try core.recordAndWait([.checkpoint(Checkpoint(at: core.clock.now(), note: "axisd started pid=\(getpid())"))])
+    let interrupted = try PushDelivery.releaseInterrupted(core: core)
+    if interrupted > 0 {
+        log.warning("delivery.interrupted_released", ["deliveries": String(interrupted),
+                                                      "reason": "push attempts cut off when axisd last stopped; they are made again"])
+    }
     var credentials: NativeCredentials?
     var demoRun: (setup: Demo.Setup, exchange: Demo.Exchange)?
     if demo {
@@ -247,4 +252,8 @@ core.close()
 opsServer?.stop()
 log.info("axisd.stopped", ["records": String(core.journal.statistics.records), "connections_cut": String(cut),
                            "released": String(released)])
-exit(0)
+// _exit, not exit: a push attempt cut off at the end of the grace period may still be inside OpenSSL
+// on its thread, and exit's handlers would tear OpenSSL down under it. Everything that matters is
+// already on disk (journal closed, logs written unbuffered); stdout is flushed here.
+fflush(stdout)
+_exit(0)

@@ -257,4 +257,73 @@ final class PushSchedulerTests: XCTestCase {
         for n in stride(from: 152, through: 200, by: 2) { other.append(doc(UInt64(n))) }
         XCTAssertEqual(queue, other, "equal by members and order, whatever holes remain")
     }
+
+    func testFreedSlotsRotateSoNoRecipientStarves() throws {
+        var sim = Simulation(policy: policy(perRecipient: 1, total: 2))
+        let third = try AgencyCode("000.00.00.H53")
+        for code in [dead, healthy, third] { register(&sim, code, endpoint: "https://\(code).example/") }
+        var n: UInt64 = 0
+        for code in [dead, healthy, third] {
+            for _ in 0..<6 {
+                n += 1
+                accept(&sim, n, to: [code])
+            }
+        }
+        var running: [PushScheduler.Attempt] = []
+        var started: [AgencyCode: Int] = [:]
+        for step in 0..<12 {
+            let now = at(Int64(step))
+            for attempt in sim.plan(at: now).attempts {
+                running.append(attempt)
+                started[attempt.key.recipient, default: 0] += 1
+            }
+            XCTAssertLessThanOrEqual(running.count, 2, "the total limit holds")
+            // The longest-running attempt ends, delivered; its slot is free for the next pass.
+            let done = running.removeFirst()
+            sim.finish(done, startedAt: now, endedAt: now, delivered: true)
+        }
+        for code in [dead, healthy, third] {
+            XCTAssertGreaterThanOrEqual(started[code] ?? 0, 3, "\(code) got its share: \(started)")
+        }
+    }
+
+    func testOverdueItemsExpireEvenWhileEverySlotIsTaken() {
+        var sim = Simulation(policy: policy(lifetime: 10_000, perRecipient: 1))
+        register(&sim, dead, endpoint: "https://dead.example/")
+        accept(&sim, 1, to: [dead], at: t0)
+        accept(&sim, 2, to: [dead], at: at(1_000))
+        let first = sim.plan(at: at(1_000))
+        XCTAssertEqual(first.attempts.map(\.key.document), [doc(1)])
+        XCTAssertEqual(first.wakeAt, at(10_000), "document 1's expiry, the earliest")
+        // Document 1's attempt never returns; document 2's lifetime runs out meanwhile.
+        let later = sim.plan(at: at(11_000))
+        XCTAssertEqual(later.expire, [QueueState.DeliveryKey(document: doc(2), recipient: dead)])
+        XCTAssertEqual(later.attempts, [])
+    }
+
+    func testParkedDeliveryFreesItsSlotButIsNotSentAgain() {
+        var sim = Simulation(policy: policy(perRecipient: 1))
+        register(&sim, healthy, endpoint: "https://h41.example/")
+        accept(&sim, 1, to: [healthy])
+        accept(&sim, 2, to: [healthy])
+        let attempt = try! XCTUnwrap(sim.plan(at: t0).attempts.first)
+        sim.record(.deliveryAttempted(DeliveryAttempted(document: attempt.key.document, recipient: healthy, at: t0, attempt: 1,
+                                                        endpoint: attempt.endpoint)))
+        // Sent, but the outcome could not be journaled.
+        sim.scheduler.parked(attempt.key)
+        let next = sim.plan(at: at(1))
+        XCTAssertEqual(next.attempts.map(\.key.document), [doc(2)], "the slot is free for the next item")
+        XCTAssertEqual(next.release, [], "the parked delivery is not released and resent while the disk fails")
+        XCTAssertTrue(sim.scheduler.busy.contains(attempt.key))
+    }
+
+    func testDegenerateBackoffSettingsStayBounded() {
+        let flat = policy(initial: 5_000, max: 60_000)
+        var p = flat
+        p.multiplier = 1
+        XCTAssertEqual(p.delayMillis(afterAttempt: .max, random: 0), 5_000, "multiplier 1: a flat delay, computed at once")
+        p = flat
+        p.jitter = 1
+        XCTAssertEqual(p.delayMillis(afterAttempt: 1, random: 0.999_999_999), RetryPolicy.delayMillisMin, "never an immediate retry")
+    }
 }

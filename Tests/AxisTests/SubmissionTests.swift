@@ -41,6 +41,12 @@ final class SubmissionTests: XCTestCase {
         XCTAssertEqual(code(valid([("Axis-Subject", "%E1%BB")])), "invalid_axis_subject", "truncated UTF-8")
         XCTAssertEqual(code(valid([("Axis-Subject", "%zz")])), "invalid_axis_subject")
         XCTAssertEqual(code([("Axis-Subject", "Công")] + valid()), "invalid_axis_subject", "raw non-ASCII must be percent-encoded")
+        for reserved in ["event:0123:000.00.00.H29:delivered", "Status:0123:03:1", "EVENT:x"] {
+            let taken = valid().map { $0.0 == "Axis-Document-Id" ? ($0.0, reserved) : $0 }
+            XCTAssertEqual(code(taken), "invalid_axis_document_id", "\(reserved) is a name the axis gives its own messages")
+        }
+        let near = valid().map { $0.0 == "Axis-Document-Id" ? ($0.0, "events-2026/12") : $0 }
+        XCTAssertNil(code(near), "only the exact prefixes are reserved")
     }
 
     func testBase64IsStrict() {

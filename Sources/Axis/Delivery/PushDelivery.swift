@@ -17,10 +17,12 @@ import Foundation
 public final class PushDelivery: @unchecked Sendable {
     public struct Options: Sendable {
         public var policy = RetryPolicy()
-        /// Connect, TLS handshake, sending the document and reading the reply, together.
+        /// The limit for connecting with the TLS handshake, and again for sending the document and
+        /// reading the reply (the name lookup before them is the system resolver's).
         public var attemptTimeoutMillis = 30_000
-        /// The most of an endpoint's reply body read; a longer one fails the attempt.
-        public var responseBodyBytesMax = 64 << 10
+        /// The most of an endpoint's reply body read; a longer one fails the attempt (a recipient's
+        /// reply is a short acknowledgement; only its first 200 characters are kept).
+        public var responseBodyBytesMax = 1 << 20
         /// Documents are streamed from the payload store in pieces of this size.
         public var chunkBytes = 256 << 10
         /// A pass runs at least this often even when nothing seems due (a safety net, e.g. after the
@@ -33,9 +35,11 @@ public final class PushDelivery: @unchecked Sendable {
     public enum Report: Sendable {
         case attempted(QueueState.DeliveryKey, attempt: UInt32, endpoint: String)
         case delivered(QueueState.DeliveryKey, attempt: UInt32, status: Int, attemptNanos: UInt64, sinceAcceptanceMillis: Int64)
-        /// `outcome`: `http-status`, `timeout`, `connection`, `tls`, `endpoint` or `other`.
+        /// `outcome`: `http-status`, `timeout`, `connection`, `tls`, `endpoint`, `payload` (the stored
+        /// bytes could not be read intact; nothing complete was sent) or `other`.
         case failed(QueueState.DeliveryKey, attempt: UInt32, outcome: String, reason: String, retryAt: Timestamp, attemptNanos: UInt64)
-        case expired(QueueState.DeliveryKey, lastError: String)
+        /// `senderTold`: an `expired` event went to the sender (documents only).
+        case expired(QueueState.DeliveryKey, lastError: String, senderTold: Bool)
         case released(QueueState.DeliveryKey, reason: String)
         case notRecorded(QueueState.DeliveryKey, AxisError)
     }
@@ -56,10 +60,13 @@ public final class PushDelivery: @unchecked Sendable {
     private var pausedUntilNanos: UInt64 = 0
     static let pauseAfterRefusalNanos: UInt64 = 1_000_000_000
 
-    // Attempts under way, for shutdown; guarded by `attemptsLock`.
+    // Attempts under way, for shutdown; guarded by `attemptsLock`. An attempt that is recording its
+    // outcome is `committing` (stop waits for it rather than releasing it); one that stop released
+    // records nothing more (the release stands, and the restart sends it again).
     private let attemptsLock = ConditionLock()
     private var attemptsUnderWay: [QueueState.DeliveryKey: UInt32] = [:]
-    private var stopping = false
+    private var committing = Set<QueueState.DeliveryKey>()
+    private var releasedByStop = Set<QueueState.DeliveryKey>()
 
     /// `tls` is a client context: the axis's certificate and the CAs endpoints' certificates chain to.
     public init(core: AxisCore, tls: TLSContext, options: Options = Options(), report: @escaping @Sendable (Report) -> Void = { _ in }) {
@@ -100,13 +107,16 @@ public final class PushDelivery: @unchecked Sendable {
         }
         let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(max(graceMillis, 0)) * 1_000_000
         let remaining = attemptsLock.withLock { () -> [QueueState.DeliveryKey] in
-            stopping = true
             while !attemptsUnderWay.isEmpty {
                 let now = DispatchTime.now().uptimeNanoseconds
                 guard now < deadline else { break }
                 attemptsLock.wait(seconds: Double(deadline - now) / 1e9)
             }
-            return Array(attemptsUnderWay.keys)
+            // Outcomes being journaled finish (a journal append, not a network wait); the rest stop here.
+            while !committing.isEmpty { attemptsLock.wait(seconds: 1) }
+            let cut = Array(attemptsUnderWay.keys)
+            releasedByStop.formUnion(cut)
+            return cut
         }
         guard !remaining.isEmpty else { return 0 }
         let now = core.clock.now()
@@ -123,6 +133,34 @@ public final class PushDelivery: @unchecked Sendable {
             for key in remaining { report(.notRecorded(key, error)) }
         } catch {}
         return remaining.count
+    }
+
+    /// Run once at start, before push delivery or the API: every delivery the journal says is in
+    /// flight was cut off with the process that ran it (`kill -9`, a crash, a release that could not
+    /// be recorded). Each is released — a journal fact — whether or not push is configured now, so
+    /// none is stranded (an in-flight item is neither pushed nor listed). Returns how many.
+    public static func releaseInterrupted(core: AxisCore) throws -> Int {
+        let stranded = core.withState { state in
+            state.deliveries.compactMap { key, delivery -> QueueState.DeliveryKey? in
+                if case .inFlight = delivery.state { return key }
+                return nil
+            }
+        }
+        guard !stranded.isEmpty else { return 0 }
+        let now = core.clock.now()
+        let reason = "the push attempt was cut off when axisd stopped; trying again"
+        let records = stranded.sorted { ($0.document.hex, $0.recipient.rawValue) < ($1.document.hex, $1.recipient.rawValue) }.map { key in
+            JournalRecord.deliveryReleased(DeliveryReleased(document: key.document, recipient: key.recipient, at: now,
+                                                            actor: .system, reason: reason))
+        }
+        // In batches a journal append can take.
+        var start = 0
+        while start < records.count {
+            let end = min(start + 1000, records.count)
+            _ = try core.recordAndWait(Array(records[start..<end]))
+            start = end
+        }
+        return records.count
     }
 
     /// Attempts under way now (status and tests).
@@ -185,6 +223,14 @@ public final class PushDelivery: @unchecked Sendable {
         }
     }
 
+    /// An attempt whose outcome could not be journaled: see `PushScheduler.parked`.
+    private func parked(_ key: QueueState.DeliveryKey) {
+        queue.async { [self] in
+            scheduler.parked(key)
+            pausedUntilNanos = core.clock.monotonicNanos() + Self.pauseAfterRefusalNanos
+        }
+    }
+
     // MARK: Releases and expiries
 
     private func release(_ keys: [QueueState.DeliveryKey], at now: Timestamp) {
@@ -216,10 +262,11 @@ public final class PushDelivery: @unchecked Sendable {
         let control = JournalRecord.deliveryControl(DeliveryControl(action: .expire, document: key.document, recipient: key.recipient,
                                                                     at: now, actor: .policy("max-lifetime"), reason: reason))
         let journal: @Sendable ([JournalRecord]) -> Void = { [self] records in
+            let senderTold = records.count > 1
             core.record(records) { [self] result in
                 switch result {
                 case .success:
-                    report(.expired(key, lastError: lastError))
+                    report(.expired(key, lastError: lastError, senderTold: senderTold))
                     finished(key, wasAttempt: false)
                 case .failure(let error):
                     report(.notRecorded(key, error))
@@ -229,11 +276,11 @@ public final class PushDelivery: @unchecked Sendable {
         }
         guard DeliveryEvent.isReported(original) else { return journal([control]) }
         let body = DeliveryEvent.body(.expired, about: original, recipient: key.recipient, at: now, detail: reason)
-        core.payloads.store(body) { [self] stored in
+        core.payloads.store(body) { stored in
             switch stored {
-            case .failure(let error):
-                report(.notRecorded(key, error))
-                finished(key, wasAttempt: false, refused: true)
+            case .failure:
+                // The expiry is the fact that matters: without room for the event, it is recorded alone.
+                journal([control])
             case .success(let payload):
                 var rng = SystemRandomNumberGenerator()
                 let event = DeliveryEvent.record(.expired, id: DocumentID.generate(at: now, using: &rng), about: original,
@@ -254,18 +301,32 @@ public final class PushDelivery: @unchecked Sendable {
     private func launch(_ attempt: PushScheduler.Attempt) {
         attemptsLock.withLock { attemptsUnderWay[attempt.key] = attempt.number }
         Thread.detachNewThread { [self] in
-            let recorded = run(attempt)
+            let ending = run(attempt)
             attemptsLock.withLock {
                 attemptsUnderWay[attempt.key] = nil
+                committing.remove(attempt.key)
                 attemptsLock.broadcast()
             }
-            finished(attempt.key, wasAttempt: true, refused: !recorded)
+            switch ending {
+            case .done: finished(attempt.key, wasAttempt: true)
+            case .notStarted: finished(attempt.key, wasAttempt: true, refused: true)
+            case .outcomeNotRecorded: parked(attempt.key)
+            }
         }
     }
 
-    /// One attempt, on its own thread: journal it, send, journal the outcome. False when a record
-    /// was refused (the journal or payload store failed).
-    private func run(_ attempt: PushScheduler.Attempt) -> Bool {
+    enum Ending {
+        /// The outcome is journaled, or there was nothing to do.
+        case done
+        /// The attempt's own record was refused: nothing was sent.
+        case notStarted
+        /// Sent, but the outcome could not be journaled: the delivery stays in flight (and busy) until
+        /// the restart releases it, rather than being sent again and again while the disk fails.
+        case outcomeNotRecorded
+    }
+
+    /// One attempt, on its own thread: journal it, send, journal the outcome.
+    private func run(_ attempt: PushScheduler.Attempt) -> Ending {
         let key = attempt.key
         let started = core.clock.now()
         do {
@@ -274,17 +335,28 @@ public final class PushDelivery: @unchecked Sendable {
                                                                               endpoint: attempt.endpoint))])
         } catch {
             report(.notRecorded(key, error as? AxisError ?? AxisError(.storageIO, "\(error)")))
-            return false
+            return .notStarted
         }
+        // Between the plan and this record, a recipient's acknowledgement or an administrator's hold
+        // may have come first: then the record changed nothing, and nothing is sent.
+        let (document, now0) = core.withState { ($0.documents[key.document]?.accepted, $0.delivery(key.document, key.recipient)?.state) }
+        guard let document, now0 == .inFlight(since: started) else { return .done }
         report(.attempted(key, attempt: attempt.number, endpoint: attempt.endpoint))
-        guard let document = core.withState({ $0.documents[key.document]?.accepted }) else { return true }
         let clockStart = core.clock.monotonicNanos()
         let outcome = send(document, attempt: attempt)
         let elapsed = core.clock.monotonicNanos() &- clockStart
         let now = core.clock.now()
         // An administrator may have deleted or expired it meanwhile: then the outcome changes nothing.
         let current = core.withState { $0.delivery(key.document, key.recipient)?.state }
-        guard let current, !current.isTerminal else { return true }
+        guard let current, !current.isTerminal else { return .done }
+        // Shutdown may have released it already (then the release stands); else its outcome is
+        // journaled before shutdown records anything more.
+        let proceed = attemptsLock.withLock { () -> Bool in
+            guard !releasedByStop.contains(key) else { return false }
+            committing.insert(key)
+            return true
+        }
+        guard proceed else { return .done }
         do {
             switch outcome {
             case .success(let status):
@@ -293,11 +365,13 @@ public final class PushDelivery: @unchecked Sendable {
                 if DeliveryEvent.isReported(document) {
                     let detail = "the endpoint answered \(status) to attempt \(attempt.number)"
                     let body = DeliveryEvent.body(.delivered, about: document, recipient: key.recipient, at: now, detail: detail)
-                    var rng = SystemRandomNumberGenerator()
-                    let event = DeliveryEvent.record(.delivered, id: DocumentID.generate(at: now, using: &rng), about: document,
-                                                     recipient: key.recipient, at: now, detail: detail,
-                                                     payload: try core.payloads.storeAndWait(body))
-                    records.append(.documentAccepted(event))
+                    // The delivery is the fact that matters: without room for the event, it is recorded alone.
+                    if let payload = try? core.payloads.storeAndWait(body) {
+                        var rng = SystemRandomNumberGenerator()
+                        records.append(.documentAccepted(DeliveryEvent.record(
+                            .delivered, id: DocumentID.generate(at: now, using: &rng), about: document, recipient: key.recipient,
+                            at: now, detail: detail, payload: payload)))
+                    }
                 }
                 _ = try core.recordAndWait(records)
                 report(.delivered(key, attempt: attempt.number, status: status, attemptNanos: elapsed,
@@ -312,11 +386,11 @@ public final class PushDelivery: @unchecked Sendable {
                                attemptNanos: elapsed))
             }
         } catch {
-            // The journal says in-flight; the next start (or pass after a restart) releases it.
+            // The journal says in-flight; the next start releases it.
             report(.notRecorded(key, error as? AxisError ?? AxisError(.storageIO, "\(error)")))
-            return false
+            return .outcomeNotRecorded
         }
-        return true
+        return .done
     }
 
     struct Failure: Error {
@@ -341,7 +415,15 @@ public final class PushDelivery: @unchecked Sendable {
             client.responseBodyLimit = options.responseBodyBytesMax
             let headers = DocumentHeaders.fields(d, signature: signature) + [("Axis-Attempt", String(attempt.number))]
             let response = try client.send(head: .post(endpoint.target, headers: headers, body: []), bodyLength: Int(d.payload.length)) { write in
-                try core.payloads.read(d.payload, chunkBytes: options.chunkBytes) { try write($0) }
+                // One piece is held back until the store has checked the whole payload's digest: a
+                // damaged payload fails the read first, and the endpoint never gets a complete body.
+                var held: [UInt8] = []
+                try core.payloads.read(d.payload, chunkBytes: options.chunkBytes) { piece in
+                    if !held.isEmpty { try held.withUnsafeBytes { try write($0) } }
+                    held.removeAll(keepingCapacity: true)
+                    held.append(contentsOf: piece)
+                }
+                if !held.isEmpty { try held.withUnsafeBytes { try write($0) } }
             }
             guard (200...299).contains(response.status) else {
                 let excerpt = String(response.bodyText.unicodeScalars.prefix(200).map { $0.value < 0x20 ? " " : Character($0) })
@@ -355,6 +437,7 @@ public final class PushDelivery: @unchecked Sendable {
             case .timedOut: outcome = "timeout"
             case .connectionFailed, .connectionClosed: outcome = "connection"
             case .invalidResponse, .limitExceeded: outcome = "http-status"
+            case .payloadCorrupt, .payloadMissing, .storageIO: outcome = "payload"
             default: outcome = error.code.rawValue.hasPrefix("tls") ? "tls" : "other"
             }
             return .failure(Failure(outcome: outcome, reason: "\(endpoint): \(error)"))

@@ -40,6 +40,8 @@ public struct PushScheduler: Sendable {
     public private(set) var busy: Set<QueueState.DeliveryKey> = []
     /// Attempts under way per recipient (what the concurrency limit counts).
     public private(set) var attempting: [AgencyCode: Int] = [:]
+    /// The recipient that got the last shared slot: the next round-robin starts after it.
+    private var lastServed: AgencyCode?
 
     public init(policy: RetryPolicy) { self.policy = policy }
 
@@ -56,14 +58,17 @@ public struct PushScheduler: Sendable {
             guard let queue = state.open[agency.code] else { continue }
             let slots = policy.perRecipientConcurrency - attempting[agency.code, default: 0]
             var mine: [Attempt] = []
+            var planned = Set<DocumentID>()
             for id in queue {
                 let key = QueueState.DeliveryKey(document: id, recipient: agency.code)
-                guard !busy.contains(key), let delivery = state.deliveries[key], let document = state.documents[id] else { continue }
+                guard !busy.contains(key), !planned.contains(id), let delivery = state.deliveries[key],
+                      let document = state.documents[id] else { continue }
                 switch delivery.state {
                 case .held:
                     continue
                 case .inFlight:
-                    // Not ours (ours are busy): left by a process that stopped mid-attempt.
+                    // Not ours (ours are busy): left by a process that stopped mid-attempt, or an outcome
+                    // that could not be recorded. axisd releases all of these at start; this catches the rest.
                     plan.release.append(key)
                     busy.insert(key)
                     continue
@@ -77,6 +82,9 @@ public struct PushScheduler: Sendable {
                     continue
                 }
                 wake(at: expiry)
+                // With every slot taken, nothing further can start now, and the queue is in acceptance
+                // order, so no later item expires before this one: the walk can stop here.
+                if mine.count >= slots { break }
                 switch delivery.state {
                 case .deferred(let until), .leased(let until):
                     guard until <= now else {
@@ -88,16 +96,17 @@ public struct PushScheduler: Sendable {
                 default:
                     continue
                 }
-                // Due now. Without a free slot it waits for an attempt to finish (which plans again).
-                if mine.count < slots {
-                    mine.append(Attempt(key: key, number: delivery.attempts + 1, endpoint: agency.endpoint))
-                }
+                mine.append(Attempt(key: key, number: delivery.attempts + 1, endpoint: agency.endpoint))
+                planned.insert(id)
             }
             if !mine.isEmpty { due.append(mine) }
         }
-        // The process-wide limit is shared round-robin, one per recipient per round, so recipients
-        // with long queues cannot take every worker from the others.
+        // The process-wide limit is shared round-robin, one per recipient per round, starting after
+        // the recipient served last (in code order, wrapping), so freed slots go round every recipient.
         var free = policy.totalConcurrency - attempting.values.reduce(0, +)
+        if let last = lastServed, let start = due.firstIndex(where: { $0[0].key.recipient.rawValue > last.rawValue }) {
+            due = Array(due[start...] + due[..<start])
+        }
         var round = 0
         while free > 0 {
             var picked = false
@@ -106,6 +115,7 @@ public struct PushScheduler: Sendable {
                 plan.attempts.append(attempt)
                 busy.insert(attempt.key)
                 attempting[attempt.key.recipient, default: 0] += 1
+                lastServed = attempt.key.recipient
                 free -= 1
                 picked = true
             }
@@ -118,7 +128,19 @@ public struct PushScheduler: Sendable {
     /// The action on `key` is over (its outcome journaled, or given up): it may be planned again.
     public mutating func finished(_ key: QueueState.DeliveryKey, wasAttempt: Bool) {
         guard busy.remove(key) != nil, wasAttempt else { return }
-        attempting[key.recipient, default: 1] -= 1
-        if attempting[key.recipient] == 0 { attempting[key.recipient] = nil }
+        releaseSlot(key.recipient)
+    }
+
+    /// An attempt ended but its outcome could not be journaled (the journal or payload store failed):
+    /// its slot is freed, but the delivery stays busy until the process restarts, so it is not sent
+    /// again and again while the disk is failing. (At the next start it is released and tried again.)
+    public mutating func parked(_ key: QueueState.DeliveryKey) {
+        guard busy.contains(key) else { return }
+        releaseSlot(key.recipient)
+    }
+
+    private mutating func releaseSlot(_ recipient: AgencyCode) {
+        attempting[recipient, default: 1] -= 1
+        if attempting[recipient] == 0 { attempting[recipient] = nil }
     }
 }

@@ -19,23 +19,27 @@ public struct RetryPolicy: Equatable, Sendable {
     /// Attempts in flight at once in the whole process (each holds a thread while it waits).
     public var totalConcurrency: Int = 64
 
+    /// The shortest delay ever returned.
+    public static let delayMillisMin: Int64 = 10
+
     public init() {}
 
     /// The delay after failed attempt number `attempt` (1 for the first): `initial × multiplier^(attempt−1)`,
     /// at most `maxBackoff`, minus a `jitter` share of it scaled by `random` (in 0..<1, injected so
-    /// tests choose it). The result always lies in [(1 − jitter) · d, d].
+    /// tests choose it). The result always lies in [(1 − jitter) · d, d], and is at least 10 ms.
     public func delayMillis(afterAttempt attempt: UInt32, random: Double) -> Int64 {
         let exponent = Double(max(attempt, 1) - 1)
         var delay = Double(initialBackoffMillis)
         // Multiply step by step and stop at the cap: no overflow however many attempts there were.
         var step = 0.0
-        while step < exponent && delay < Double(maxBackoffMillis) {
+        while multiplier > 1 && step < exponent && delay < Double(maxBackoffMillis) {
             delay *= multiplier
             step += 1
         }
         let capped = min(delay, Double(maxBackoffMillis))
         let unit = min(max(random, 0), 1)
-        return Int64((capped * (1 - jitter * unit)).rounded())
+        // Never an immediate retry, even with jitter 1.
+        return max(Self.delayMillisMin, Int64((capped * (1 - jitter * unit)).rounded()))
     }
 
     /// When an item accepted at `acceptedAt` expires.

@@ -3,6 +3,8 @@
 /// API's `Axis-*` headers by `Submission.parse`; the VDXP API (#8) builds the same value from its own.
 public struct Submission: Sendable, Equatable {
     public static let senderDocumentIDBytesMax = 128
+    /// Prefixes of the sender document ids the axis gives the messages it creates itself.
+    public static let reservedDocumentIDPrefixes = ["status:", "event:"]
     /// Base64 of this many bytes fits the server's 32 KiB header section with room for the rest:
     /// enough for a signature carrying a chain of several RSA-4096 certificates.
     public static let signatureBytesMax = 16 << 10
@@ -59,6 +61,12 @@ public struct Submission: Sendable, Equatable {
               documentID.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
             return bad("Axis-Document-Id", "must be 1–\(senderDocumentIDBytesMax) visible ASCII characters without spaces "
                 + "(percent-encode anything else)")
+        }
+        // The axis names the status messages and delivery events it makes this way; a submitted id
+        // must not take one of those names (the idempotency index is shared).
+        if let reserved = reservedDocumentIDPrefixes.first(where: { documentID.lowercased().hasPrefix($0) }) {
+            return bad("Axis-Document-Id", "must not start with \"\(reserved)\", which the axis uses for the status messages and "
+                + "delivery events it creates; choose another id")
         }
 
         var subject = ""

@@ -128,7 +128,7 @@ public struct QueueState: Equatable, Sendable {
                                + (r.signerSubject.isEmpty ? "" : ", signed by \(r.signerSubject)")),
             ])
             bySenderDocument[SenderKey(sender: r.sender, senderDocumentID: r.senderDocumentID)] = r.id
-            for recipient in r.recipients {
+            for recipient in r.recipients where deliveries[DeliveryKey(document: r.id, recipient: recipient)] == nil {
                 deliveries[DeliveryKey(document: r.id, recipient: recipient)] = Delivery()
                 stateCounts[DeliveryState.queued.name, default: 0] += 1
                 open[recipient, default: RecipientQueue()].append(r.id)

@@ -68,7 +68,9 @@ final class HTTPConnection: Selectable, @unchecked Sendable {
                 peerFinished = true
                 closedFlag.update { $0 = true }
                 setInterest(output.isEmpty ? 0 : IOEvents.writable)
-            } else if state == .reading {
+            } else if state == .reading && !closeAfterWrite {
+                // After a `Connection: close` response nothing more is read: a pipelined request behind
+                // it would be served and its answer dropped.
                 readAvailable()
             }
         case .closed: break
@@ -220,6 +222,8 @@ final class HTTPConnection: Selectable, @unchecked Sendable {
         output.removeAll(keepingCapacity: output.capacity <= 64 << 10)
         outputSent = 0
         if closeAfterWrite { return close() }
+        // A response that was still going out when the server began draining: done now, so close.
+        if context.draining && state == .reading && parser.stage == .idle && inputStart == inputEnd { return close() }
         setInterest(state == .reading ? IOEvents.readable | IOEvents.readHangup : (peerFinished ? 0 : IOEvents.readHangup))
     }
 

@@ -92,12 +92,20 @@ public final class HTTPServer: @unchecked Sendable {
     /// no connection is left or `graceMillis` passed. Returns how many were still open. `stop()` follows.
     @discardableResult
     public func drain(graceMillis: Int64) -> Int {
+        var stopped: [Promise<Void>] = []
         for ((loop, context), acceptor) in zip(zip(loops, contexts.read { $0 }), acceptors) {
+            let done = Promise<Void>()
             loop.execute {
+                // Closed, not just ignored: new clients are refused at once instead of waiting in the backlog.
                 loop.remove(acceptor)
+                close(acceptor.fd)
                 context.drain()
+                done.fulfil(())
             }
+            stopped.append(done)
         }
+        for done in stopped { done.wait() }
+        listeners.removeAll()
         let deadline = SystemClock.monotonicNanos() + UInt64(max(graceMillis, 0)) * 1_000_000
         // A bounded wait on shutdown only: the loops close connections as their responses go out.
         while connectionCount > 0 && SystemClock.monotonicNanos() < deadline { usleep(5_000) }
