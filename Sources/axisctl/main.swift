@@ -1,7 +1,9 @@
 // axisctl — the administrator's and auditor's command line.
 //
 // The journal commands work offline on a data directory, read-only, without the daemon (like
-// Postfix's postcat). Exit codes: 0 ok, 1 failed (e.g. damage found), 64 usage.
+// Postfix's postcat); `status` and `queue …` ask the running axisd over its admin socket, which
+// records every change with the caller's uid. Exit codes: 0 ok, 1 failed (e.g. damage found),
+// 2 partial (some targets left alone), 64 usage, 69 axisd unavailable.
 @preconcurrency import Glibc
 import Axis
 
@@ -11,6 +13,8 @@ let spec = CommandSpec(
     "axisctl",
     summary: "Inspect and steer Axis: queues, agencies, the journal, signatures.",
     subcommands: [
+        AdminCommands.statusSpec,
+        AdminCommands.queueSpec,
         CommandSpec("journal", summary: "Read-only tools for the journal (work without axisd).", subcommands: [
             CommandSpec("check", summary: "Scan every segment: checksums, sequence, hash chain; report damage.",
                         options: [jsonFlag],
@@ -28,7 +32,8 @@ let spec = CommandSpec(
         ExportCommand.spec,
         CommandSpec("pki", summary: "Development PKI tools (NOT FOR PRODUCTION).", subcommands: [PKICommand.initSpec]),
     ],
-    examples: ["axisctl journal check /var/lib/axis"])
+    examples: ["axisctl status", "axisctl queue list --state deferred", "axisctl queue hold 01a20edd3d2dbab2576e60e0c5eb78db --reason check",
+               "axisctl journal check /var/lib/axis"])
 
 /// Writes to stdout with write(2) and fails cleanly when stdout is gone (e.g. `| head`).
 func out(_ text: String) {
@@ -59,6 +64,16 @@ do {
         exit(0)
     case .run(let command):
         switch command.subcommandPath {
+        case ["status"]:
+            exit(try AdminCommands.status(command))
+        case ["queue", "list"]:
+            exit(try AdminCommands.list(command))
+        case ["queue", "show"]:
+            exit(try AdminCommands.show(command))
+        case let path where path.count == 2 && path[0] == "queue"
+            && DeliveryControl.Action.allCases.contains(where: { $0.description == path[1] }):
+            let action = DeliveryControl.Action.allCases.first { $0.description == path[1] } ?? .hold
+            exit(try AdminCommands.act(command, action))
         case ["journal", "check"]:
             exit(try JournalCommands.check(command))
         case ["journal", "dump"]:
@@ -75,6 +90,9 @@ do {
             exit(64)
         }
     }
+} catch let unavailable as AdminCommands.Unavailable {
+    err("axisctl: \(unavailable.message)")
+    exit(AdminCommands.exitUnavailable)
 } catch let error as AxisError where error.code == .usage {
     err("axisctl: \(error.message)")
     exit(64)

@@ -11,6 +11,7 @@ struct DemoGuide {
     let exchange: Demo.Exchange
     /// `http://HOST:PORT` of the operations listener, when it runs.
     let ops: String?
+    let adminSocket: String
 
     var url: String { "https://localhost:\(port)" }
     var jsonPath: String { PathJoin.join(data, "demo.json") }
@@ -42,7 +43,7 @@ struct DemoGuide {
             ("pkiDir", .string(setup.pki.directory)),
             ("receiptCertificate", .string(setup.pki.axisCertificatePath)),
             ("ops", ops.map { .string($0) } ?? .null),
-            ("adminSocket", .null),
+            ("adminSocket", .string(adminSocket)),
             ("agencies", .array(agencies)),
         ])
         // Written beside and renamed over: a reader never sees half a file.
@@ -84,6 +85,9 @@ struct DemoGuide {
               curl -sS \(tlsTo) -X POST \(url)/v1/inbox/ID/ack
             The trace, as the sender:
               curl -sS \(tlsFrom) \(url)/v1/documents/ID
+            Administer the queues (the admin socket \(adminSocket)):
+              swift run axisctl status --data \(data)
+              swift run axisctl queue list --data \(data)
             Offline evidence:
               swift run axisctl verify --data \(data) \(exchange.document) --trust \(pki.directory)/trust --crl-dir \(pki.directory)/crl
             Stop with Ctrl-C; run again with the same --data to continue where it stopped.

@@ -156,6 +156,10 @@ core.withState { state in
 
 var listener: NativeListener?
 var push: PushDelivery?
+var admin: HTTPServer?
+let adminSocket = PathJoin.join(dataDir, "admin.sock")
+let startedAt = core.clock.now()
+let apiAddress = Locked<String?>(nil)
 do {
     try metrics.attach(core: core, health: ops)
     _ = try core.recordAndWait([.checkpoint(Checkpoint(at: core.clock.now(), note: "axisd started pid=\(getpid())"))])
@@ -197,10 +201,12 @@ do {
         let started = try NativeListener.start(core: core, configuration: configuration, credentials: credentials,
                                                submitObserver: metrics.submitObserver)
         listener = started
+        apiAddress.update { $0 = "https://\(configuration.api.listen.host):\(started.port)" }
         try metrics.attach(listener: started)
         log.info("api.listening", ["address": "\(configuration.api.listen.host):\(started.port)", "tls": "required-client-certificate"])
         if let (setup, exchange) = demoRun {
-            let guide = DemoGuide(data: dataDir, setup: setup, port: started.port, exchange: exchange, ops: opsURL)
+            let guide = DemoGuide(data: dataDir, setup: setup, port: started.port, exchange: exchange, ops: opsURL,
+                                  adminSocket: adminSocket)
             try guide.writeJSON()
             print(guide.banner())
             fflush(stdout)
@@ -220,6 +226,17 @@ do {
         log.warning("delivery.push_disabled", ["reason": "no client certificate for push (delivery.clientCertificate or api.tlsCertificate)",
                                                "action": "agencies with an endpoint wait in their inbox for a pull until one is configured"])
     }
+    // The admin socket (axisctl): mode 0600, so only this user (and root) can steer the queues.
+    let info = AdminService.DaemonInfo(pid: getpid(), startedAt: startedAt, data: dataDir, listeners: { [opsURL] in
+        (apiAddress.read { $0 }.map { ["native-api \($0)"] } ?? []) + (opsURL.map { ["ops \($0)"] } ?? []) + ["admin \(adminSocket)"]
+    })
+    var adminOptions = HTTPServer.Options()
+    adminOptions.unixSocket = .init(path: adminSocket, mode: 0o600)
+    adminOptions.maxConnections = 64
+    let adminServer = HTTPServer(options: adminOptions, service: AdminService(core: core, info: info))
+    _ = try adminServer.start()
+    admin = adminServer
+    log.info("admin.listening", ["socket": adminSocket, "mode": "0600"])
 } catch {
     log.error("axisd.start_failed", ["error": "\(error)"])
     core.close()
@@ -243,6 +260,7 @@ if let push {
 }
 let cut = listener?.stop(graceMillis: grace) ?? 0
 let released = pushStopped.wait()
+admin?.stop()
 do {
     _ = try core.recordAndWait([.checkpoint(Checkpoint(at: core.clock.now(), note: "axisd stopped"))])
 } catch {

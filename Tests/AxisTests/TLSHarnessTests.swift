@@ -359,6 +359,7 @@ enum TLSLoopbackClient {
 
 /// The path of `name` on PATH; a missing tool is a failure with the fix in the message.
 func toolPath(_ name: String) throws -> String {
+    if name.hasPrefix("/") { return name }
     let directories = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":")
     for directory in directories + ["/usr/bin", "/usr/local/bin"] where access("\(directory)/\(name)", X_OK) == 0 {
         return "\(directory)/\(name)"

@@ -58,7 +58,8 @@ public final class HTTPClient {
     /// fewer syscalls and segments. Larger bodies are written from the caller's array, not copied.
     private static let coalescedBodyBytesMax = 16 << 10
 
-    private var endpoint: String { "\(host):\(port)" }
+    /// `host:port`, or the socket's path: how errors name the server.
+    private let endpoint: String
 
     /// Connects to `host:port` (an IPv4 address), with `tls` completing a TLS handshake that expects
     /// `serverName ?? host` in the server's certificate (sent as SNI unless it is an IP address), all
@@ -76,8 +77,24 @@ public final class HTTPClient {
         let defaultPort: UInt16 = tls == nil ? 80 : 443
         hostField = port == defaultPort ? name : "\(name):\(port)"
         assembler = HTTPResponseAssembler(bodyBytesMax: 64 << 20)
+        endpoint = "\(host):\(port)"
         stream = try HTTPClientStream.connect(host: host, port: port, tls: tls, serverName: name,
                                               deadline: Self.deadline(after: timeoutMillis), timeoutMillis: timeoutMillis)
+    }
+
+    /// Connects to the Unix-domain socket at `path` (plain HTTP; `Host: localhost`), like
+    /// `curl --unix-socket`. `host` is then the path and `port` 0.
+    public init(unixSocket path: String, timeoutMillis: Int = 30_000) throws {
+        precondition(timeoutMillis > 0, "a timeout is a positive number of milliseconds")
+        host = path
+        port = 0
+        self.timeoutMillis = timeoutMillis
+        hostField = "localhost"
+        assembler = HTTPResponseAssembler(bodyBytesMax: 64 << 20)
+        endpoint = path
+        stream = try HTTPClientStream.connect(host: path, port: 0, tls: nil, serverName: "localhost",
+                                              deadline: Self.deadline(after: timeoutMillis), timeoutMillis: timeoutMillis,
+                                              unixPath: path)
     }
 
     deinit { stream?.close() }

@@ -33,10 +33,10 @@ final class HTTPClientStream {
     /// Connects to `host:port` and, with `tls`, completes the handshake expecting `serverName` in the
     /// server's certificate; all before `deadline` (monotonic nanoseconds).
     static func connect(host: String, port: UInt16, tls context: TLSContext?, serverName: String,
-                        deadline: UInt64, timeoutMillis: Int) throws -> HTTPClientStream {
-        let endpoint = "\(host):\(port)"
+                        deadline: UInt64, timeoutMillis: Int, unixPath: String? = nil) throws -> HTTPClientStream {
+        let endpoint = unixPath ?? "\(host):\(port)"
         let fd: Int32
-        let started = try Socket.startConnect(host: host, port: port)
+        let started = try unixPath.map { try Socket.startConnect(unixPath: $0) } ?? Socket.startConnect(host: host, port: port)
         switch started {
         case .connected(let socket): fd = socket
         case .inProgress(let socket): fd = socket

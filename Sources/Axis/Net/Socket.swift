@@ -28,6 +28,81 @@ public enum Socket {
         }
     }
 
+    /// A non-blocking Unix-domain listening socket at `path`, created with `mode` (and `group` when
+    /// given) so only those allowed can even connect. A socket file left by a process that died is
+    /// replaced; any other file at `path` is refused rather than removed.
+    public static func listenUnix(path: String, mode: mode_t = 0o600, group: gid_t? = nil, backlog: Int32 = 128) throws -> Int32 {
+        var address = try unixAddress(path)
+        var existing = stat()
+        if lstat(path, &existing) == 0 {
+            guard (existing.st_mode & S_IFMT) == S_IFSOCK else {
+                throw AxisError(.config, "\(path) exists and is not a socket; move it away or choose another admin socket path")
+            }
+            unlink(path)
+        }
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw AxisError(.storageIO, "socket(AF_UNIX) failed", errno: errno) }
+        do {
+            // The file is created by bind with the umask applied: start with no access for others,
+            // then widen to `mode`, so there is no moment in which anyone else could connect.
+            let previous = umask(0o177)
+            let bound = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
+            let bindErrno = errno
+            umask(previous)
+            guard bound == 0 else { throw AxisError(.config, "cannot create the socket \(path)", errno: bindErrno) }
+            if let group, chown(path, uid_t.max, group) != 0 {
+                throw AxisError(.config, "cannot give \(path) to group \(group)", errno: errno)
+            }
+            guard chmod(path, mode) == 0 else { throw AxisError(.config, "cannot set the mode of \(path)", errno: errno) }
+            guard Glibc.listen(fd, backlog) == 0 else { throw AxisError(.config, "cannot listen on \(path)", errno: errno) }
+            return fd
+        } catch {
+            close(fd)
+            unlink(path)
+            throw error
+        }
+    }
+
+    /// Starts a connection to the Unix-domain socket at `path` (see `startConnect(host:port:)`).
+    public static func startConnect(unixPath path: String) throws -> ConnectStart {
+        var address = try unixAddress(path)
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw AxisError(.storageIO, "socket(AF_UNIX) failed", errno: errno) }
+        let ok = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        if ok == 0 { return .connected(fd) }
+        let code = errno
+        if code == EINPROGRESS || code == EINTR || code == EAGAIN { return .inProgress(fd) }
+        close(fd)
+        return .failed(errno: code)
+    }
+
+    /// The process, user and group on the other end of a Unix-domain connection (SO_PEERCRED).
+    public static func peerCredentials(_ fd: Int32) -> PeerCredentials? {
+        var pid: Int32 = 0
+        var uid: UInt32 = 0
+        var gid: UInt32 = 0
+        guard axis_peer_credentials(fd, &pid, &uid, &gid) == 0 else { return nil }
+        return PeerCredentials(pid: pid, uid: uid, gid: gid)
+    }
+
+    static func unixAddress(_ path: String) throws -> sockaddr_un {
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        let capacity = MemoryLayout.size(ofValue: address.sun_path)
+        guard !bytes.isEmpty, bytes.count < capacity else {
+            throw AxisError(.config, "the socket path \(path) is empty or longer than \(capacity - 1) bytes; choose a shorter path")
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (i, byte) in bytes.enumerated() { raw[i] = byte }
+        }
+        return address
+    }
+
     /// The local port a socket is bound to (after listening on port 0).
     public static func localPort(_ fd: Int32) throws -> UInt16 {
         var address = sockaddr_in()
@@ -156,4 +231,12 @@ public enum Socket {
         }
         return address
     }
+}
+
+/// Who is on the other end of a Unix-domain connection, as the kernel vouches for it.
+public struct PeerCredentials: Sendable, Equatable {
+    public var pid: pid_t
+    public var uid: uid_t
+    public var gid: gid_t
+    public init(pid: pid_t, uid: uid_t, gid: gid_t) { (self.pid, self.uid, self.gid) = (pid, uid, gid) }
 }

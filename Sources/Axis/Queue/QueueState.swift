@@ -208,20 +208,7 @@ public struct QueueState: Equatable, Sendable {
     }
 
     private mutating func control(_ r: DeliveryControl, _ recipient: AgencyCode) {
-        switch r.action {
-        case .hold:
-            update(r.document, recipient, allowed: { !$0.isTerminal }) { $0.state = .held }
-        case .release:
-            update(r.document, recipient, allowed: { $0 == .held }) { $0.state = .queued }
-        case .retry:
-            update(r.document, recipient, allowed: { if case .deferred = $0 { return true }; return false }) {
-                $0.state = .queued
-            }
-        case .delete:
-            update(r.document, recipient, allowed: { !$0.isTerminal }) { $0.state = .deleted(at: r.at) }
-        case .expire:
-            update(r.document, recipient, allowed: { !$0.isTerminal }) { $0.state = .expired(at: r.at) }
-        }
+        update(r.document, recipient, allowed: { r.action.applies(to: $0) }) { $0.state = r.action.result(at: r.at) }
     }
 
     private mutating func update(_ document: DocumentID, _ recipient: AgencyCode,
@@ -326,5 +313,31 @@ public struct RecipientQueue: Sequence, Equatable, Sendable {
     /// Same members in the same order (holes not yet swept do not count).
     public static func == (a: RecipientQueue, b: RecipientQueue) -> Bool {
         a.members == b.members && a.elementsEqual(b)
+    }
+}
+
+extension DeliveryControl.Action {
+    /// Whether this action changes a delivery in `state` — the one rule the fold applies and the
+    /// admin API's dry runs and refusals report. Hold anything not final; release what is held; retry
+    /// what waits for its next attempt (it becomes due now); delete or expire anything not final.
+    public func applies(to state: QueueState.DeliveryState) -> Bool {
+        switch self {
+        case .hold: return !state.isTerminal && state != .held
+        case .release: return state == .held
+        case .retry:
+            if case .deferred = state { return true }
+            return false
+        case .delete, .expire: return !state.isTerminal
+        }
+    }
+
+    /// The state a delivery is in after this action (when it applies).
+    public func result(at time: Timestamp) -> QueueState.DeliveryState {
+        switch self {
+        case .hold: return .held
+        case .release, .retry: return .queued
+        case .delete: return .deleted(at: time)
+        case .expire: return .expired(at: time)
+        }
     }
 }

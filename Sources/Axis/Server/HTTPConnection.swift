@@ -39,8 +39,9 @@ final class HTTPConnection: Selectable, @unchecked Sendable {
     /// service works on a request).
     private(set) var deadline: UInt64
 
-    init(fd: Int32, tls: TLSConnection?, context: HTTPServerContext, loop: EventLoop) {
+    init(fd: Int32, tls: TLSConnection?, context: HTTPServerContext, loop: EventLoop, credentials: PeerCredentials? = nil) {
         self.fd = fd
+        peer = HTTPPeer(certificate: nil, credentials: credentials)
         self.tls = tls
         self.context = context
         self.loop = loop

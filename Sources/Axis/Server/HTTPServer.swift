@@ -21,8 +21,18 @@ public final class HTTPServer: @unchecked Sendable {
         public var maxConnections = 20_000
         /// nil: plaintext (only for loopback or the legacy VDXP API; axisd warns).
         public var tls: TLSContext?
+        /// Listen on this Unix-domain socket instead of `host:port` (one loop; peers carry their
+        /// uid/gid in `HTTPPeer.credentials`): the admin socket.
+        public var unixSocket: UnixSocket?
 
         public init() {}
+
+        public struct UnixSocket: Sendable {
+            public var path: String
+            public var mode: mode_t
+            public var group: gid_t?
+            public init(path: String, mode: mode_t = 0o600, group: gid_t? = nil) { (self.path, self.mode, self.group) = (path, mode, group) }
+        }
 
         var headerTimeoutNanos: UInt64 { UInt64(max(1, headerTimeoutMillis)) * 1_000_000 }
         var bodyIdleTimeoutNanos: UInt64 { UInt64(max(1, bodyIdleTimeoutMillis)) * 1_000_000 }
@@ -47,10 +57,17 @@ public final class HTTPServer: @unchecked Sendable {
     public func start() throws -> UInt16 {
         Socket.raiseDescriptorLimit()
         var port = options.port
-        for index in 0..<max(1, options.loops) {
-            let listener = try Socket.listen(host: options.host, port: port, reusePort: true)
+        let loopCount = options.unixSocket == nil ? max(1, options.loops) : 1
+        for index in 0..<loopCount {
+            let listener: Int32
+            if let unix = options.unixSocket {
+                listener = try Socket.listenUnix(path: unix.path, mode: unix.mode, group: unix.group)
+                port = 0
+            } else {
+                listener = try Socket.listen(host: options.host, port: port, reusePort: true)
+                if port == 0 { port = try Socket.localPort(listener) }
+            }
             listeners.append(listener)
-            if port == 0 { port = try Socket.localPort(listener) }
             let loop = try EventLoop(name: "axis-http-\(index)")
             let context = HTTPServerContext(options: options, service: service, counter: openConnections)
             contexts.update { $0.append(context) }
@@ -120,6 +137,7 @@ public final class HTTPServer: @unchecked Sendable {
         }
         for done in finished { done.wait() }
         for fd in listeners { close(fd) }
+        if let unix = options.unixSocket, !loops.isEmpty { unlink(unix.path) }
         listeners.removeAll()
         acceptors.removeAll()
         loops.removeAll()
@@ -154,7 +172,8 @@ final class HTTPServerContext: @unchecked Sendable {
         Socket.setNoDelay(fd)
         do {
             let tls = try options.tls.map { try TLSConnection(context: $0, fd: fd) }
-            let connection = HTTPConnection(fd: fd, tls: tls, context: self, loop: loop)
+            let credentials = options.unixSocket == nil ? nil : Socket.peerCredentials(fd)
+            let connection = HTTPConnection(fd: fd, tls: tls, context: self, loop: loop, credentials: credentials)
             connections[ObjectIdentifier(connection)] = connection
             try connection.start()
         } catch {

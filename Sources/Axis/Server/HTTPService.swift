@@ -12,7 +12,12 @@ public protocol HTTPService: Sendable {
 public struct HTTPPeer: Sendable {
     /// The verified TLS client certificate, when the listener requires one.
     public let certificate: Certificate?
-    public init(certificate: Certificate?) { self.certificate = certificate }
+    /// The connecting process's pid, uid and gid, on a Unix-domain listener (the kernel vouches for them).
+    public let credentials: PeerCredentials?
+    public init(certificate: Certificate?, credentials: PeerCredentials? = nil) {
+        self.certificate = certificate
+        self.credentials = credentials
+    }
 }
 
 public enum HTTPRequestPlan {
