@@ -7,18 +7,21 @@ import Axis
 
 enum AdminCommands {
     static let socket = OptionSpec.value("socket", valueName: "PATH",
-                                         help: "axisd's admin socket (default DIR/admin.sock with --data, else /var/lib/axis/admin.sock).")
+                                         help: "axisd's admin socket. Without it: from --data, --config, \(defaultConfig) if it exists, "
+                                             + "else /var/lib/axis/admin.sock.")
     static let data = OptionSpec.value("data", valueName: "DIR", help: "The data directory of the axisd to ask (its admin.sock).")
+    static let config = OptionSpec.value("config", valueName: "FILE", help: "axisd's configuration file (its admin.socket and data).")
     static let defaultData = "/var/lib/axis"
+    static let defaultConfig = "/etc/axis/axisd.json"
     static let exitUnavailable: Int32 = 69
 
     static let statusSpec = CommandSpec(
         "status", summary: "Uptime, listeners, journal, queue counts by state, the oldest waiting item, failing recipients.",
-        options: [socket, data, jsonFlag],
+        options: [socket, data, config, jsonFlag],
         examples: ["axisctl status", "axisctl status --data /tmp/axis-demo --json"])
 
     static let actionOptions: [OptionSpec] = [
-        socket, data, jsonFlag,
+        socket, data, config, jsonFlag,
         .value("recipient", valueName: "CODE", help: "Every delivery to this agency (with ids: only this recipient of them)."),
         .flag("all", help: "Every delivery not in a final state."),
         .value("reason", valueName: "TEXT", help: "Why (kept in the journal, shown in the trace); required for delete and expire."),
@@ -35,7 +38,7 @@ enum AdminCommands {
 
     static let queueSpec = CommandSpec("queue", summary: "See and steer the queues (asks axisd; every change is journaled with your uid).", subcommands: [
         CommandSpec("list", summary: "Deliveries not yet final (or in the states given), oldest first, as a table.",
-                    options: [socket, data, jsonFlag,
+                    options: [socket, data, config, jsonFlag,
                               .value("state", valueName: "S[,S…]", help: "Only these states: " + QueueFilter.stateNames.joined(separator: ", ") + "."),
                               .value("recipient", valueName: "CODE", help: "Only deliveries to this agency."),
                               .value("sender", valueName: "CODE", help: "Only documents from this agency."),
@@ -44,7 +47,7 @@ enum AdminCommands {
                     examples: ["axisctl queue list", "axisctl queue list --state deferred,held --recipient 000.00.00.H41",
                                "axisctl queue list --older-than 2h --json"]),
         CommandSpec("show", summary: "One document: routing, size, digest, signer, per-recipient state and its whole trace.",
-                    options: [socket, data, jsonFlag], positionals: [.required("id", help: "The axis document id.")],
+                    options: [socket, data, config, jsonFlag], positionals: [.required("id", help: "The axis document id.")],
                     examples: ["axisctl queue show 01a20edd3d2dbab2576e60e0c5eb78db"]),
         actionSpec(.hold, "Hold deliveries: nothing is pushed or listed until released."),
         actionSpec(.release, "Release held deliveries: they are due at once."),
@@ -57,14 +60,21 @@ enum AdminCommands {
 
     struct Unavailable: Error { let message: String }
 
-    static func socketPath(_ command: ParsedCommand) -> String {
+    /// `--socket`, else `--data DIR`'s, else the one `--config FILE` (or the default configuration
+    /// file, when it exists) names, else the default data directory's.
+    static func socketPath(_ command: ParsedCommand) throws -> String {
         if let path = command.value("socket") { return path }
-        return PathJoin.join(command.value("data") ?? defaultData, "admin.sock")
+        if let data = command.value("data") { return PathJoin.join(data, "admin.sock") }
+        let file = command.value("config") ?? (access(defaultConfig, R_OK) == 0 ? defaultConfig : nil)
+        if let file {
+            return try AxisdConfiguration.load(path: file, checkFiles: false).adminSocketPath
+        }
+        return PathJoin.join(defaultData, "admin.sock")
     }
 
     /// Sends `request` to axisd; returns the status and the JSON reply.
     static func ask(_ command: ParsedCommand, _ request: HTTPClientRequest) throws -> (status: Int, body: [String: Any], raw: String) {
-        let path = socketPath(command)
+        let path = try socketPath(command)
         let response: HTTPClientResponse
         do {
             let client = try HTTPClient(unixSocket: path, timeoutMillis: 60_000)

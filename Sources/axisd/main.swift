@@ -157,7 +157,7 @@ core.withState { state in
 var listener: NativeListener?
 var push: PushDelivery?
 var admin: HTTPServer?
-let adminSocket = PathJoin.join(dataDir, "admin.sock")
+let adminSocket = configuration.adminSocketPath
 let startedAt = core.clock.now()
 let apiAddress = Locked<String?>(nil)
 do {

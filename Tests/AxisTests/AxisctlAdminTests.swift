@@ -119,4 +119,19 @@ final class AxisctlAdminTests: XCTestCase {
         XCTAssertEqual(foreign.status, 69, foreign.output)
         XCTAssertTrue(foreign.output.contains("permission denied"), foreign.output)
     }
+
+    /// `admin.socket` in the configuration moves the socket; `axisctl --config` finds it there.
+    func testAdminSocketFromTheConfiguration() throws {
+        let dir = try makeTempDirectory(self, "admsock")
+        let config = dir + "/axisd.json"
+        try #"{"admin": {"socket": "admin-elsewhere.sock"}}"#.write(toFile: config, atomically: true, encoding: .utf8)
+        let daemon = try Daemon(self, data: dir + "/data", ["--config", config])
+        defer { daemon.stop() }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/data/admin.sock"))
+        let status = try axisctl(["status", "--config", config])
+        XCTAssertEqual(status.code, 0, status.err)
+        XCTAssertTrue(status.out.contains("admin \(dir)/admin-elsewhere.sock"), status.out)
+        let guide = try json(try String(contentsOfFile: dir + "/data/demo.json", encoding: .utf8))
+        XCTAssertEqual(guide["adminSocket"] as? String, dir + "/admin-elsewhere.sock")
+    }
 }

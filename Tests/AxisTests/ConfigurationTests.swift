@@ -150,7 +150,7 @@ final class ConfigurationTests: XCTestCase {
         }
         // With the checks on, the sample's paths (absent on a build machine) are each reported.
         let message = rejection { try AxisdConfiguration.parse(bytes, baseDirectory: "/etc/axis", source: "sample", checkFiles: true) }
-        let fileKeys = AxisdConfiguration.keys.filter { $0.kind == .file || $0.kind == .directory }
+        let fileKeys = AxisdConfiguration.keys.filter { $0.kind == .file || $0.kind == .directory || $0.kind == .socket }
         if !FileManager.default.fileExists(atPath: "/etc/axis") {
             XCTAssertEqual(message.split(separator: "\n").count, fileKeys.count, message)
         }
@@ -180,10 +180,12 @@ final class ConfigurationTests: XCTestCase {
                            "maxLifetimeSeconds": 86400, "perRecipientConcurrency": 2, "attemptTimeoutSeconds": 12.25,
                            "workers": 100},
               "ops": {"listen": ""},
+              "admin": {"socket": "run/admin.sock"},
               "log": {"format": "json", "level": "debug"},
               "shutdown": {"graceSeconds": 0}
             }
             """
+        try FileManager.default.createDirectory(atPath: dir + "/run", withIntermediateDirectories: true)
         try write(json, to: dir + "/axisd.json")
         let loaded = try AxisdConfiguration.load(path: dir + "/axisd.json")
 
@@ -214,6 +216,7 @@ final class ConfigurationTests: XCTestCase {
         expected.delivery.attemptTimeoutMillis = 12_250
         expected.delivery.workers = 100
         expected.ops.listen = nil
+        expected.admin.socket = dir + "/run/admin.sock"
         expected.log.format = .json
         expected.log.level = .debug
         expected.shutdown.graceMillis = 0

@@ -39,6 +39,7 @@ extension AxisdConfiguration {
         case Key.deliveryAttemptTimeoutSeconds.path: return seconds(delivery.attemptTimeoutMillis)
         case Key.deliveryWorkers.path: return .int(Int64(delivery.workers))
         case Key.opsListen.path: return .string(ops.listen?.description ?? "")
+        case Key.adminSocket.path: return path(admin.socket)
         case Key.logFormat.path: return .string(log.format == .json ? "json" : "kv")
         case Key.logLevel.path: return .string(log.level.rawValue)
         case Key.shutdownGraceSeconds.path: return seconds(shutdown.graceMillis)

@@ -98,6 +98,11 @@ extension AxisdConfiguration {
             "ops.listen", .listen(disableable: true), default: .string("127.0.0.1:9464"),
             "Address of the plain-HTTP operations endpoint (/healthz, /metrics); \"\" disables it.")
 
+        public static let adminSocket = ConfigKey(
+            "admin.socket", .socket, default: nil, unset: "DATA/admin.sock (in the data directory)",
+            example: .string("/run/axis/admin.sock"),
+            "The Unix-domain socket axisctl talks to (mode 0600: only axisd's user and root can connect).")
+
         public static let logFormat = ConfigKey(
             "log.format", .choice(["kv", "json"]), default: .string("kv"), flag: "log-format",
             "Log line format on stderr: kv (key=value, for people and grep) or json (one object per line).")
@@ -121,6 +126,7 @@ extension AxisdConfiguration {
         Key.deliveryMaxBackoffSeconds, Key.deliveryBackoffMultiplier, Key.deliveryJitter, Key.deliveryMaxLifetimeSeconds,
         Key.deliveryPerRecipientConcurrency, Key.deliveryAttemptTimeoutSeconds, Key.deliveryWorkers,
         Key.opsListen,
+        Key.adminSocket,
         Key.logFormat, Key.logLevel,
         Key.shutdownGraceSeconds,
     ]

@@ -100,6 +100,16 @@ public struct AxisdConfiguration: Sendable, Equatable {
         public init() {}
     }
 
+    /// The admin socket (axisctl).
+    public struct Admin: Sendable, Equatable {
+        /// nil: `<data>/admin.sock`.
+        public var socket: String?
+        public init() {}
+    }
+
+    /// Where the admin socket is: `admin.socket`, or `admin.sock` in the data directory.
+    public var adminSocketPath: String { admin.socket ?? PathJoin.join(data, "admin.sock") }
+
     /// The data directory (journal/, payloads/); created when missing.
     public var data = "/var/lib/axis"
     public var api = API()
@@ -107,6 +117,7 @@ public struct AxisdConfiguration: Sendable, Equatable {
     public var receipts = Receipts()
     public var delivery = Delivery()
     public var ops = Ops()
+    public var admin = Admin()
     public var log = Log()
     public var shutdown = Shutdown()
 

@@ -11,6 +11,9 @@ public struct ConfigKey: Sendable, Equatable {
         case directory
         /// A path to a directory that axisd creates when missing; it must not be something else.
         case dataDirectory
+        /// A path where axisd creates a Unix-domain socket: its directory must exist; a socket left
+        /// there is replaced, any other file refused.
+        case socket
         /// `HOST:PORT` (IPv4). With `disableable`, `""` means "off".
         case listen(disableable: Bool)
         /// A whole number, optionally of a unit ("bytes").
@@ -70,6 +73,7 @@ public struct ConfigKey: Sendable, Equatable {
         case .file: return "a path to a file (a string)"
         case .directory: return "a path to a directory (a string)"
         case .dataDirectory: return "a path to a directory (a string)"
+        case .socket: return "a path for a Unix-domain socket (a string)"
         case .listen(let disableable):
             return "\"HOST:PORT\" with an IPv4 address and a port from 0 to 65535" + (disableable ? ", or \"\" to disable it" : "")
         case .integer(let range, let unit):
@@ -87,7 +91,7 @@ public struct ConfigKey: Sendable, Equatable {
     public var suggestedFix: String {
         let example = self.example.encoded()
         switch kind {
-        case .file, .directory, .dataDirectory: return "set it to a path such as \(example)"
+        case .file, .directory, .dataDirectory, .socket: return "set it to a path such as \(example)"
         case .listen: return "set it to an address such as \(example)"
         case .integer, .seconds, .number: return "set it to a number such as \(example)"
         case .choice: return "set it to one of them, such as \(example)"
@@ -99,6 +103,7 @@ public struct ConfigKey: Sendable, Equatable {
         switch kind {
         case .file: return "file path"
         case .directory, .dataDirectory: return "directory path"
+        case .socket: return "socket path"
         case .listen(let disableable): return disableable ? "\"HOST:PORT\" or \"\"" : "\"HOST:PORT\""
         case .integer: return "integer"
         case .seconds(_, let whole): return whole ? "integer (seconds)" : "number (seconds)"
@@ -113,6 +118,7 @@ public struct ConfigKey: Sendable, Equatable {
         case .file: return "must exist and be readable"
         case .directory: return "must exist and be readable"
         case .dataDirectory: return "created if missing"
+        case .socket: return "its directory must exist"
         case .listen: return "port 0 to 65535"
         case .integer(let range, _): return "\(range.lowerBound) to \(range.upperBound)"
         case .seconds(let range, _), .number(let range):

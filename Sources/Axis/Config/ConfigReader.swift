@@ -164,7 +164,7 @@ public struct ConfigReader {
     /// `.dataDirectory` a directory if it exists.
     public mutating func path(_ key: ConfigKey) -> String? {
         switch key.kind {
-        case .file, .directory, .dataDirectory: break
+        case .file, .directory, .dataDirectory, .socket: break
         default: preconditionFailure("\(key.path) is not a path key")
         }
         guard let value = present(key) else { return nil }
@@ -214,6 +214,14 @@ public struct ConfigReader {
         case .dataDirectory:
             guard found, !isDirectory else { return nil }
             return "exists and is not a directory; name a directory (axisd creates it when missing)"
+        case .socket:
+            if found && (st.st_mode & S_IFMT) != S_IFSOCK { return "exists and is not a socket; move it away or name another path" }
+            let parent = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+            var dir = stat()
+            guard stat(parent.isEmpty ? "/" : parent, &dir) == 0, (dir.st_mode & S_IFMT) == S_IFDIR else {
+                return "is in a directory that does not exist; create \(parent) or name another path"
+            }
+            return nil
         default:
             return nil
         }
