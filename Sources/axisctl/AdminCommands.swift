@@ -46,6 +46,10 @@ enum AdminCommands {
                               .value("limit", valueName: "N", help: "At most N rows (default 1000).")],
                     examples: ["axisctl queue list", "axisctl queue list --state deferred,held --recipient 000.00.00.H41",
                                "axisctl queue list --older-than 2h --json"]),
+        CommandSpec("shape", summary: "What waits, by recipient × age of the document (like qshape): find the blocked destination.",
+                    options: [socket, data, config, jsonFlag,
+                              .value("state", valueName: "S[,S…]", help: "Only deliveries in these states (default: every state not final).")],
+                    examples: ["axisctl queue shape", "axisctl queue shape --state deferred"]),
         CommandSpec("show", summary: "One document: routing, size, digest, signer, per-recipient state and its whole trace.",
                     options: [socket, data, config, jsonFlag], positionals: [.required("id", help: "The axis document id.")],
                     examples: ["axisctl queue show 01a20edd3d2dbab2576e60e0c5eb78db"]),
@@ -190,6 +194,24 @@ enum AdminCommands {
         for line in TextTable.render(header: ["SEQ", "AT", "EVENT", "RECIPIENT", "ACTOR", "DETAIL"], rows: events, rightAligned: [0]) {
             out(line.trimmingTrailingSpaces)
         }
+        return 0
+    }
+
+    // MARK: queue shape
+
+    static func shape(_ command: ParsedCommand) throws -> Int32 {
+        let query = command.value("state").map { "?state=\(PercentEncoding.encode($0))" } ?? ""
+        let reply = try ask(command, .get("/v1/queue/shape" + query))
+        guard reply.status == 200 else { err("axisctl: \(refusal(reply.body))"); return reply.status == 400 ? 64 : 1 }
+        if command.flag("json") { out(reply.raw); return 0 }
+        let bounds = reply.body["bucketsMinutes"] as? [Int] ?? []
+        let header = ["RECIPIENT", "TOTAL"] + bounds.map { "<\($0)m" } + ["\(bounds.last ?? 0)m+"]
+        func row(_ name: String, _ object: [String: Any]) -> [String] {
+            [name, "\(object["total"] ?? 0)"] + (object["counts"] as? [Int] ?? []).map(String.init)
+        }
+        var rows = [row("TOTAL", reply.body["total"] as? [String: Any] ?? [:])]
+        for r in reply.body["recipients"] as? [[String: Any]] ?? [] { rows.append(row(r["recipient"] as? String ?? "", r)) }
+        for line in TextTable.render(header: header, rows: rows, rightAligned: Set(1..<header.count)) { out(line.trimmingTrailingSpaces) }
         return 0
     }
 

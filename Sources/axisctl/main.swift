@@ -68,6 +68,8 @@ do {
             exit(try AdminCommands.status(command))
         case ["queue", "list"]:
             exit(try AdminCommands.list(command))
+        case ["queue", "shape"]:
+            exit(try AdminCommands.shape(command))
         case ["queue", "show"]:
             exit(try AdminCommands.show(command))
         case let path where path.count == 2 && path[0] == "queue"

@@ -94,6 +94,12 @@ final class AxisctlAdminTests: XCTestCase {
         XCTAssertTrue(text.out.contains("expired"), text.out)
         XCTAssertTrue(text.out.contains(admin), text.out)
 
+        let shape = try axisctl(["queue", "shape", "--data", data])
+        XCTAssertEqual(shape.code, 0, shape.err)
+        let shapeLines = shape.out.split(separator: "\n").map(String.init)
+        XCTAssertTrue(shapeLines.first?.hasPrefix("RECIPIENT") ?? false, shape.out)
+        XCTAssertTrue(shapeLines.contains { $0.hasPrefix(h41) && $0.contains(" 1 ") }, "the held document for H41: \(shape.out)")
+
         let status = try axisctl(["status", "--data", data])
         XCTAssertEqual(status.code, 0, status.err)
         XCTAssertTrue(status.out.contains("admin \(data)/admin.sock"), status.out)

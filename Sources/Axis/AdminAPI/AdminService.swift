@@ -8,6 +8,7 @@ import Foundation
 ///
 ///     GET  /v1/status                      uptime, listeners, journal, queue counts, oldest item, failing recipients
 ///     GET  /v1/queue?state=&recipient=&sender=&older-than=SECONDS&limit=
+///     GET  /v1/queue/shape[?state=]        age buckets × recipients of what waits (like qshape)
 ///     GET  /v1/queue/{id}                  the document and its full trace
 ///     POST /v1/queue/{hold|release|retry|delete|expire}
 ///          {"ids":[…]} [+ "recipient"] | {"recipient":…} | {"all":true}, "reason", "dryRun"
@@ -55,6 +56,18 @@ public final class AdminService: HTTPService, @unchecked Sendable {
                     responder.respond(.json(.ok, list(filter)))
                 })
             }
+        case (.get, ["v1", "queue", "shape"]):
+            var states: Set<String> = []
+            for name in (query["state"] ?? "").split(separator: ",").map(String.init) {
+                guard QueueFilter.stateNames.contains(name) else {
+                    return .refuse(HTTPError(.badRequest, HTTPError.Code("invalid_state"),
+                                             "state '\(name.prefix(40))' is not one of \(QueueFilter.stateNames.joined(separator: ", "))"))
+                }
+                states.insert(name)
+            }
+            return .accept(bodyLimit: 0, handler: CollectBody(workers: workers) { [self, states] _, responder in
+                responder.respond(.json(.ok, shape(states)))
+            })
         case (.get, let p) where p.count == 3 && p[0] == "v1" && p[1] == "queue":
             guard let id = DocumentID(hex: p[2]) else {
                 return .refuse(HTTPError(.badRequest, HTTPError.Code("invalid_id"), "'\(p[2].prefix(40))' is not an axis document id (32 hex digits)"))
@@ -195,6 +208,24 @@ public final class AdminService: HTTPService, @unchecked Sendable {
                 return .object(fields)
             })),
             ("truncated", .bool(truncated)),
+        ])
+    }
+
+    // MARK: Queue shape
+
+    func shape(_ states: Set<String>) -> JSONValue {
+        let now = core.clock.now()
+        let rows = core.withState { QueueSelection.shape($0, now: now, states: states) }
+        let bounds = QueueSelection.shapeBucketsMinutes
+        var totals = Array(repeating: 0, count: bounds.count + 1)
+        for row in rows { for (i, n) in row.counts.enumerated() { totals[i] += n } }
+        return .object([
+            ("bucketsMinutes", .array(bounds.map { .int($0) })),
+            ("total", .object([("total", .int(Int64(totals.reduce(0, +)))), ("counts", .array(totals.map { .int(Int64($0)) }))])),
+            ("recipients", .array(rows.map { row in .object([
+                ("recipient", .string(row.recipient.rawValue)), ("total", .int(Int64(row.counts.reduce(0, +)))),
+                ("counts", .array(row.counts.map { .int(Int64($0)) })),
+            ]) })),
         ])
     }
 

@@ -56,6 +56,31 @@ public enum QueueSelection {
         return (Array(found.prefix(filter.limit)), truncated)
     }
 
+    /// Upper bounds (minutes) of the age columns of `shape`, like Postfix's qshape; a last column
+    /// takes everything older.
+    public static let shapeBucketsMinutes: [Int64] = [5, 10, 20, 40, 80, 160, 320, 640, 1280]
+
+    /// What waits, by recipient and age of the document: one row per recipient with a count per age
+    /// bucket (plus one for older than the last bound), most waiting first. A blocked destination
+    /// stands out as the row whose counts pile up on the right.
+    public static func shape(_ state: QueueState, now: Timestamp, states: Set<String> = []) -> [(recipient: AgencyCode, counts: [Int])] {
+        var rows: [AgencyCode: [Int]] = [:]
+        for (recipient, queue) in state.open {
+            for id in queue {
+                guard let delivery = state.deliveries[QueueState.DeliveryKey(document: id, recipient: recipient)],
+                      states.isEmpty || states.contains(delivery.state.name),
+                      let document = state.documents[id] else { continue }
+                let minutes = max(0, now.millis - document.accepted.acceptedAt.millis) / 60_000
+                let bucket = shapeBucketsMinutes.firstIndex { minutes < $0 } ?? shapeBucketsMinutes.count
+                rows[recipient, default: Array(repeating: 0, count: shapeBucketsMinutes.count + 1)][bucket] += 1
+            }
+        }
+        return rows.map { ($0.key, $0.value) }.sorted {
+            let (a, b) = ($0.counts.reduce(0, +), $1.counts.reduce(0, +))
+            return a != b ? a > b : $0.recipient.rawValue < $1.recipient.rawValue
+        }
+    }
+
     /// The targets of an action: named documents (every recipient, or only `recipient`), or every
     /// delivery of `recipient`, or every delivery at all.
     public enum Targets: Sendable, Equatable {
