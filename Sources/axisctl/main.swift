@@ -31,6 +31,7 @@ let spec = CommandSpec(
         VerifyCommand.spec,
         ExportCommand.spec,
         CommandSpec("pki", summary: "Development PKI tools (NOT FOR PRODUCTION).", subcommands: [PKICommand.initSpec]),
+        Completion.spec,
     ],
     examples: ["axisctl status", "axisctl queue list --state deferred", "axisctl queue hold 01a20edd3d2dbab2576e60e0c5eb78db --reason check",
                "axisctl journal check /var/lib/axis"])
@@ -64,6 +65,8 @@ do {
         exit(0)
     case .run(let command):
         switch command.subcommandPath {
+        case ["completion"]:
+            exit(try Completion.run(command, root: spec))
         case ["status"]:
             exit(try AdminCommands.status(command))
         case ["queue", "list"]:

@@ -140,4 +140,27 @@ final class AxisctlAdminTests: XCTestCase {
         let guide = try json(try String(contentsOfFile: dir + "/data/demo.json", encoding: .utf8))
         XCTAssertEqual(guide["adminSocket"] as? String, dir + "/admin-elsewhere.sock")
     }
+
+    /// The bash completion script completes commands and options from the same specs as --help.
+    func testBashCompletionCompletesCommandsAndOptions() throws {
+        let script = try axisctl(["completion", "bash"])
+        XCTAssertEqual(script.code, 0, script.err)
+        let dir = try makeTempDirectory(self, "completion")
+        try script.out.write(toFile: dir + "/axisctl.bash", atomically: true, encoding: .utf8)
+        let probe = """
+            source \(dir)/axisctl.bash
+            for line in "axisctl q" "axisctl queue h" "axisctl queue hold --dr" "axisctl queue list --st" "axisctl journal " "axisctl nope "; do
+                COMP_WORDS=($line); COMP_CWORD=${#COMP_WORDS[@]}; [[ "$line" != *" " ]] && COMP_CWORD=$((COMP_CWORD - 1))
+                _axisctl; echo "$line|${COMPREPLY[*]}"
+            done
+            """
+        let result = try runTool("bash", ["-c", probe])
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssertEqual(result.output.split(separator: "\n").map(String.init), [
+            "axisctl q|queue", "axisctl queue h|hold", "axisctl queue hold --dr|--dry-run", "axisctl queue list --st|--state",
+            "axisctl journal |check dump --help",
+            // An unknown word does not move the path: the top-level words are offered.
+            "axisctl nope |status queue journal verify export pki completion --help",
+        ])
+    }
 }
