@@ -15,6 +15,8 @@ let spec = CommandSpec(
     subcommands: [
         AdminCommands.statusSpec,
         AdminCommands.queueSpec,
+        DirectoryCommands.agencySpec,
+        DirectoryCommands.systemSpec,
         CommandSpec("journal", summary: "Read-only tools for the journal (work without axisd).", subcommands: [
             CommandSpec("check", summary: "Scan every segment: checksums, sequence, hash chain; report damage.",
                         options: [jsonFlag],
@@ -79,6 +81,10 @@ do {
             && DeliveryControl.Action.allCases.contains(where: { $0.description == path[1] }):
             let action = DeliveryControl.Action.allCases.first { $0.description == path[1] } ?? .hold
             exit(try AdminCommands.act(command, action))
+        case let path where path.count == 2 && path[0] == "agency":
+            exit(try DirectoryCommands.agency(command, path[1]))
+        case let path where path.count == 2 && path[0] == "system":
+            exit(try DirectoryCommands.system(command, path[1]))
         case ["journal", "check"]:
             exit(try JournalCommands.check(command))
         case ["journal", "dump"]:

@@ -160,7 +160,7 @@ final class AxisctlAdminTests: XCTestCase {
             "axisctl q|queue", "axisctl queue h|hold", "axisctl queue hold --dr|--dry-run", "axisctl queue list --st|--state",
             "axisctl journal |check dump --help",
             // An unknown word does not move the path: the top-level words are offered.
-            "axisctl nope |status queue journal verify export pki completion --help",
+            "axisctl nope |status queue agency system journal verify export pki completion --help",
         ])
     }
 }

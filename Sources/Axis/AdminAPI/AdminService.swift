@@ -12,6 +12,7 @@ import Foundation
 ///     GET  /v1/queue/{id}                  the document and its full trace
 ///     POST /v1/queue/{hold|release|retry|delete|expire}
 ///          {"ids":[…]} [+ "recipient"] | {"recipient":…} | {"all":true}, "reason", "dryRun"
+///     /v1/agencies…, /v1/systems…          the directory: AdminService+Directory.swift
 public final class AdminService: HTTPService, @unchecked Sendable {
     /// What only the daemon knows about itself.
     public struct DaemonInfo: Sendable {
@@ -45,6 +46,7 @@ public final class AdminService: HTTPService, @unchecked Sendable {
         }
         let path = head.path.split(separator: "/").map(String.init)
         let query = Query(head.query)
+        if let plan = planDirectory(head, path: path, caller: caller) { return plan }
         switch (head.method, path) {
         case (.get, ["v1", "status"]):
             return .accept(bodyLimit: 0, handler: CollectBody(workers: workers) { [self] _, responder in responder.respond(.json(.ok, status())) })
