@@ -239,31 +239,13 @@ extension AdminService {
         var failure: String?
     }
 
-    /// Appends `records` in batches the journal takes (at most `directoryRecordsPerAppendMax` records
-    /// and half a batch's bytes each), each durable before the next; stops at the first failure.
+    /// Appends `records` as durable batches (`AxisCore.recordInBatches`); stops at the first failure.
     private func append(_ records: [JournalRecord]) -> Appended {
-        var appended = Appended()
-        let bytesMax = core.journal.options.batchBytesMax / 2
-        var batch: [JournalRecord] = [], bytes = 0
-        func flush() {
-            guard !batch.isEmpty, appended.failure == nil else { return }
-            do {
-                let receipts = try core.recordAndWait(batch)
-                appended.recorded += receipts.count
-                appended.lastSequence = receipts.last?.sequence ?? appended.lastSequence
-            } catch {
-                appended.failure = "not recorded: \(error)" + (appended.recorded > 0 ? " (the first \(appended.recorded) changes were recorded)" : "")
-            }
-            batch = []
-            bytes = 0
+        let done = core.recordInBatches(records, recordsPerBatchMax: Self.directoryRecordsPerAppendMax)
+        var appended = Appended(recorded: done.recorded, lastSequence: done.lastSequence)
+        if let error = done.failure {
+            appended.failure = "not recorded: \(error)" + (done.recorded > 0 ? " (the first \(done.recorded) changes were recorded)" : "")
         }
-        for record in records {
-            let size = record.encoded().count + JournalFormat.frameHeaderSize
-            if batch.count == Self.directoryRecordsPerAppendMax || (bytes + size > bytesMax && !batch.isEmpty) { flush() }
-            batch.append(record)
-            bytes += size
-        }
-        flush()
         return appended
     }
 

@@ -29,6 +29,9 @@ public final class AdminService: HTTPService, @unchecked Sendable {
     public let core: AxisCore
     public let info: DaemonInfo
     private let workers = DispatchQueue(label: "axis.admin", attributes: .concurrent)
+    /// Queue actions are planned and journaled one at a time, so two administrators acting on the
+    /// same delivery at once cannot both plan against the state before the other's change.
+    private let actions = ConditionLock()
     /// Bodies are small JSON objects; ids on stdin lists are bounded by this too (~100,000 ids).
     static let bodyBytesMax = 4 << 20
     static let reasonBytesMax = 1024
@@ -266,6 +269,11 @@ public final class AdminService: HTTPService, @unchecked Sendable {
         } else {
             return refuse("no_targets", "name the deliveries: ids, a recipient, or all")
         }
+        actions.withLock { planAndRecord(action, targets, reason: reason, dryRun: dryRun, actor: actor, responder: responder) }
+    }
+
+    private func planAndRecord(_ action: DeliveryControl.Action, _ targets: QueueSelection.Targets, reason: String, dryRun: Bool,
+                               actor: Actor, responder: HTTPResponder) {
         let now = core.clock.now()
         let (changes, skipped) = core.withState { QueueSelection.plan(action, targets, in: $0, at: now) }
         let reply: @Sendable (String?) -> Void = { failure in
@@ -288,14 +296,9 @@ public final class AdminService: HTTPService, @unchecked Sendable {
             JournalRecord.deliveryControl(DeliveryControl(action: action, document: change.key.document, recipient: change.key.recipient,
                                                           at: now, actor: actor, reason: reason))
         }
-        // In batches the journal takes; each batch is durable before the reply.
-        var failure: String?
-        var start = 0
-        while start < records.count && failure == nil {
-            let end = min(start + 1000, records.count)
-            do { _ = try core.recordAndWait(Array(records[start..<end])) } catch { failure = "not recorded: \(error)" }
-            start = end
-        }
-        reply(failure)
+        // In batches the journal takes; all durable before the reply.
+        let done = core.recordInBatches(records)
+        reply(done.failure.map { "not recorded: \($0)" + (done.recorded > 0 ? " (the first \(done.recorded) changes were recorded)" : "") })
     }
+
 }

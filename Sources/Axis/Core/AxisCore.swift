@@ -65,6 +65,43 @@ public final class AxisCore: @unchecked Sendable {
         return try promise.wait().get()
     }
 
+    /// What `recordInBatches` made durable: how many records, the last one's sequence, and the error
+    /// that stopped it, if one did.
+    public struct BatchedAppend: Sendable {
+        public var recorded = 0
+        public var lastSequence: UInt64?
+        public var failure: AxisError?
+    }
+
+    /// Appends many records (an administrator's action on thousands of deliveries, an import, the
+    /// releases at start) as successive batches the journal takes — at most `recordsPerBatchMax`
+    /// records and half a batch's bytes each — each durable before the next; stops at the first failure.
+    public func recordInBatches(_ records: [JournalRecord], recordsPerBatchMax: Int = 1000) -> BatchedAppend {
+        var appended = BatchedAppend()
+        let bytesMax = journal.options.batchBytesMax / 2
+        var batch: [JournalRecord] = [], bytes = 0
+        func flush() {
+            guard !batch.isEmpty, appended.failure == nil else { return }
+            do {
+                let receipts = try recordAndWait(batch)
+                appended.recorded += receipts.count
+                appended.lastSequence = receipts.last?.sequence ?? appended.lastSequence
+            } catch {
+                appended.failure = error as? AxisError ?? AxisError(.storageIO, "\(error)")
+            }
+            batch = []
+            bytes = 0
+        }
+        for record in records {
+            let size = record.encoded().count + JournalFormat.frameHeaderSize
+            if batch.count == recordsPerBatchMax || (bytes + size > bytesMax && !batch.isEmpty) { flush() }
+            batch.append(record)
+            bytes += size
+        }
+        flush()
+        return appended
+    }
+
     /// Reads the current state under its lock. Keep `body` short: appends wait for it.
     public func withState<R>(_ body: (QueueState) -> R) -> R { state.read(body) }
 

@@ -153,13 +153,7 @@ public final class PushDelivery: @unchecked Sendable {
             JournalRecord.deliveryReleased(DeliveryReleased(document: key.document, recipient: key.recipient, at: now,
                                                             actor: .system, reason: reason))
         }
-        // In batches a journal append can take.
-        var start = 0
-        while start < records.count {
-            let end = min(start + 1000, records.count)
-            _ = try core.recordAndWait(Array(records[start..<end]))
-            start = end
-        }
+        if let failure = core.recordInBatches(records).failure { throw failure }
         return records.count
     }
 
