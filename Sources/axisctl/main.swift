@@ -17,7 +17,7 @@ let spec = CommandSpec(
         AdminCommands.queueSpec,
         DirectoryCommands.agencySpec,
         DirectoryCommands.systemSpec,
-        CommandSpec("journal", summary: "Read-only tools for the journal (work without axisd).", subcommands: [
+        CommandSpec("journal", summary: "The journal: check and dump (offline, read-only) and compact (asks axisd).", subcommands: [
             CommandSpec("check", summary: "Scan every segment: checksums, sequence, hash chain; report damage.",
                         options: [jsonFlag],
                         positionals: [.required("data-dir", help: "The axisd data directory (holding journal/).")],
@@ -29,6 +29,7 @@ let spec = CommandSpec(
                                   .repeatable("kind", valueName: "KIND", help: "Only records of this kind (e.g. document-accepted).")],
                         positionals: [.required("data-dir", help: "The axisd data directory (holding journal/).")],
                         examples: ["axisctl journal dump /var/lib/axis", "axisctl journal dump /var/lib/axis --kind document-accepted --json"]),
+            CompactCommand.spec,
         ]),
         VerifyCommand.spec,
         ExportCommand.spec,
@@ -89,6 +90,8 @@ do {
             exit(try JournalCommands.check(command))
         case ["journal", "dump"]:
             exit(try JournalCommands.dump(command))
+        case ["journal", "compact"]:
+            exit(try CompactCommand.run(command))
         case ["verify"]:
             exit(try VerifyCommand.run(command))
         case ["pki", "init"]:

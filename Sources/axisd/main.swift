@@ -117,6 +117,7 @@ if let address = configuration.ops.listen {
 
 var journalOptions = JournalOptions()
 journalOptions.salvage = parsed.flag("salvage")
+journalOptions.segmentBytesMax = configuration.journal.segmentBytes
 let dataDir = configuration.data
 let core: AxisCore
 do {
@@ -233,7 +234,15 @@ do {
     var adminOptions = HTTPServer.Options()
     adminOptions.unixSocket = .init(path: adminSocket, mode: 0o600)
     adminOptions.maxConnections = 64
-    let adminServer = HTTPServer(options: adminOptions, service: AdminService(core: core, info: info))
+    // Compaction records are signed by the axis key, like receipts (unsigned only without one).
+    var signCompaction: (@Sendable ([UInt8]) throws -> [UInt8])?
+    if let credentials {
+        let signer = try ReceiptIssuer.load(keyPath: credentials.receiptKey, certificatePath: credentials.receiptCertificate)
+        signCompaction = { content in try signer.signAttached(content) }
+    }
+    let compactor = JournalCompactor(core: core, sign: signCompaction)
+    let adminServer = HTTPServer(options: adminOptions, service: AdminService(core: core, info: info, compactor: compactor,
+                                                                              retentionDays: configuration.journal.retentionDays))
     _ = try adminServer.start()
     admin = adminServer
     log.info("admin.listening", ["socket": adminSocket, "mode": "0600"])

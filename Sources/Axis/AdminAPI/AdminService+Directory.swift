@@ -22,9 +22,6 @@ import Foundation
 /// An unchanged entry writes no record (`"sequence":null`). A reply that could not be journaled is
 /// 503 with `"error"`; an import says how many records were durable before that.
 extension AdminService {
-    /// One directory change at a time: a check against the state and its append are one step, so two
-    /// administrators cannot both add the same code.
-    static let directoryWrites = Locked<Void>(())
     /// The directory's own workers (AdminService's are private to its file); requests are rare and short.
     static let directoryWorkers = DispatchQueue(label: "axis.admin.directory", attributes: .concurrent)
     /// An import of ~100,000 agencies.
@@ -138,7 +135,7 @@ extension AdminService {
     }
 
     private func changeAgency(_ patch: DirectoryEdits.AgencyPatch, mode: DirectoryEdits.Mode, reason: String, actor: Actor) -> HTTPResponse {
-        let outcome = Self.directoryWrites.update { _ -> Result<(DirectoryEdits.AgencyPlan, Appended), HTTPError> in
+        let outcome = core.directoryWrites.update { _ -> Result<(DirectoryEdits.AgencyPlan, Appended), HTTPError> in
             let (agencies, systems) = directory()
             let planned = DirectoryEdits.planAgencies([patch], mode: mode, agencies: agencies, systems: systems)
             return planned.map { plan in (plan, appendAgencies(plan, reason: reason, actor: actor)) }
@@ -155,7 +152,7 @@ extension AdminService {
         switch DirectoryEdits.importRequest(body) {
         case .failure(let error): return HTTPResponse(error: error)
         case .success(let request):
-            let outcome = Self.directoryWrites.update { _ -> Result<(DirectoryEdits.AgencyPlan, Appended), HTTPError> in
+            let outcome = core.directoryWrites.update { _ -> Result<(DirectoryEdits.AgencyPlan, Appended), HTTPError> in
                 let (agencies, systems) = directory()
                 let planned = DirectoryEdits.planImport(request, agencies: agencies, systems: systems)
                 return planned.map { plan in
@@ -208,7 +205,7 @@ extension AdminService {
     }
 
     private func changeSystem(_ patch: DirectoryEdits.SystemPatch, mode: DirectoryEdits.Mode, reason: String, actor: Actor) -> HTTPResponse {
-        let outcome = Self.directoryWrites.update { _ -> Result<(DirectoryEdits.SystemChange, Appended), HTTPError> in
+        let outcome = core.directoryWrites.update { _ -> Result<(DirectoryEdits.SystemChange, Appended), HTTPError> in
             let (agencies, systems) = directory()
             let planned = DirectoryEdits.planSystem(patch, mode: mode, systems: systems, agencies: agencies)
             return planned.map { change in

@@ -13,6 +13,7 @@ import Foundation
 ///     POST /v1/queue/{hold|release|retry|delete|expire}
 ///          {"ids":[…]} [+ "recipient"] | {"recipient":…} | {"all":true}, "reason", "dryRun"
 ///     /v1/agencies…, /v1/systems…          the directory: AdminService+Directory.swift
+///     /v1/journal/compact, /v1/journal/compaction   compaction: AdminService+Journal.swift
 public final class AdminService: HTTPService, @unchecked Sendable {
     /// What only the daemon knows about itself.
     public struct DaemonInfo: Sendable {
@@ -37,9 +38,18 @@ public final class AdminService: HTTPService, @unchecked Sendable {
     static let reasonBytesMax = 1024
     static let listLimitMax = 100_000
 
-    public init(core: AxisCore, info: DaemonInfo) {
+    /// Journal compaction (AdminService+Journal.swift): the compactor, the configured retention and
+    /// the running or last job.
+    let compactor: JournalCompactor
+    let retentionDays: Int
+    let compactionJob = Locked<CompactionJob?>(nil)
+    let compactionWorkers = DispatchQueue(label: "axis.admin.journal")
+
+    public init(core: AxisCore, info: DaemonInfo, compactor: JournalCompactor? = nil, retentionDays: Int = 90) {
         self.core = core
         self.info = info
+        self.compactor = compactor ?? JournalCompactor(core: core, sign: nil)
+        self.retentionDays = retentionDays
     }
 
     public func plan(_ head: HTTPRequestHead, peer: HTTPPeer) -> HTTPRequestPlan {
@@ -50,6 +60,7 @@ public final class AdminService: HTTPService, @unchecked Sendable {
         let path = head.path.split(separator: "/").map(String.init)
         let query = Query(head.query)
         if let plan = planDirectory(head, path: path, caller: caller) { return plan }
+        if let plan = planJournal(head, path: path, caller: caller) { return plan }
         switch (head.method, path) {
         case (.get, ["v1", "status"]):
             return .accept(bodyLimit: 0, handler: CollectBody(workers: workers) { [self] _, responder in responder.respond(.json(.ok, status())) })
@@ -107,6 +118,7 @@ public final class AdminService: HTTPService, @unchecked Sendable {
         case .failed(let error): health = "failed: \(error.message)"
         case .closed: health = "closed"
         }
+        let files = journalFiles()
         return core.withState { state in
             // The oldest item still waiting is at the head of some recipient's queue.
             var oldest: (QueueState.Document, AgencyCode)?
@@ -139,6 +151,13 @@ public final class AdminService: HTTPService, @unchecked Sendable {
                     ("bytesSinceStart", .int(Int64(journal.bytes))),
                     ("batchesSinceStart", .int(Int64(journal.batches))),
                     ("lastSyncMicros", .int(Int64(journal.syncNanosLast / 1000))),
+                    ("segments", .int(Int64(files.segments))),
+                    ("bytes", .int(Int64(files.bytes))),
+                    ("retentionDays", .int(Int64(retentionDays))),
+                    ("lastCompaction", state.lastCompaction.map { note in .object([
+                        ("at", .string(note.at.description)), ("firstKept", .int(Int64(note.firstKept))),
+                        ("removedDocuments", .int(Int64(note.removedDocuments))),
+                    ]) } ?? .null),
                 ])),
                 ("queue", .object([("documents", .int(Int64(state.documents.count))), ("byState", .object(counts))])),
                 ("oldestWaiting", oldest.map { document, recipient in .object([
@@ -151,6 +170,18 @@ public final class AdminService: HTTPService, @unchecked Sendable {
                 ]) })),
             ])
         }
+    }
+
+    /// The journal's segment files and their total size on disk (preallocated space included).
+    func journalFiles() -> (segments: Int, bytes: UInt64) {
+        let names = (try? JournalScanner.segmentNames(in: core.layout.journal, storage: core.storage)) ?? []
+        var bytes: UInt64 = 0
+        for name in names {
+            guard let file = try? core.storage.open(PathJoin.join(core.layout.journal, name), mode: .readOnly) else { continue }
+            bytes += (try? file.size()) ?? 0
+            file.close()
+        }
+        return (names.count, bytes)
     }
 
     // MARK: Queue list

@@ -38,6 +38,8 @@ extension AxisdConfiguration {
         case Key.deliveryPerRecipientConcurrency.path: return .int(Int64(delivery.concurrencyPerRecipientMax))
         case Key.deliveryAttemptTimeoutSeconds.path: return seconds(delivery.attemptTimeoutMillis)
         case Key.deliveryWorkers.path: return .int(Int64(delivery.workers))
+        case Key.journalSegmentBytes.path: return .int(Int64(journal.segmentBytes))
+        case Key.journalRetentionDays.path: return .int(Int64(journal.retentionDays))
         case Key.opsListen.path: return .string(ops.listen?.description ?? "")
         case Key.adminSocket.path: return path(admin.socket)
         case Key.logFormat.path: return .string(log.format == .json ? "json" : "kv")

@@ -94,6 +94,15 @@ extension AxisdConfiguration {
             "delivery.workers", .integer(1...1024, unit: nil), default: .int(32),
             "Push deliveries in flight in total.")
 
+        public static let journalSegmentBytes = ConfigKey(
+            "journal.segmentBytes", .integer(65_536...1_073_741_824, unit: "bytes"), default: .int(67_108_864),
+            "Size at which a journal segment file is closed and the next begun (prepared ahead, so each "
+                + "segment takes this much disk at once). Compaction removes whole segments.")
+        public static let journalRetentionDays = ConfigKey(
+            "journal.retentionDays", .integer(0...36_500, unit: "days"), default: .int(90),
+            "`axisctl journal compact` removes history only of documents finished (delivered, acknowledged, "
+                + "expired or deleted) at least this long ago. Keep it longer than clients retry a submission.")
+
         public static let opsListen = ConfigKey(
             "ops.listen", .listen(disableable: true), default: .string("127.0.0.1:9464"),
             "Address of the plain-HTTP operations endpoint (/healthz, /metrics); \"\" disables it.")
@@ -125,6 +134,7 @@ extension AxisdConfiguration {
         Key.deliveryClientCertificate, Key.deliveryClientKey, Key.deliveryTrust, Key.deliveryInitialBackoffSeconds,
         Key.deliveryMaxBackoffSeconds, Key.deliveryBackoffMultiplier, Key.deliveryJitter, Key.deliveryMaxLifetimeSeconds,
         Key.deliveryPerRecipientConcurrency, Key.deliveryAttemptTimeoutSeconds, Key.deliveryWorkers,
+        Key.journalSegmentBytes, Key.journalRetentionDays,
         Key.opsListen,
         Key.adminSocket,
         Key.logFormat, Key.logLevel,

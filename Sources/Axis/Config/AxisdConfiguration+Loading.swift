@@ -93,6 +93,9 @@ extension AxisdConfiguration {
         if let v = r.millis(Key.deliveryAttemptTimeoutSeconds) { delivery.attemptTimeoutMillis = v }
         if let v = r.integer(Key.deliveryWorkers) { delivery.workers = Int(v) }
 
+        if let v = r.integer(Key.journalSegmentBytes) { journal.segmentBytes = Int(v) }
+        if let v = r.integer(Key.journalRetentionDays) { journal.retentionDays = Int(v) }
+
         if let v = r.listen(Key.opsListen) { ops.listen = v }
         if let v = r.path(Key.adminSocket) { admin.socket = v }
 

@@ -78,6 +78,17 @@ public struct AxisdConfiguration: Sendable, Equatable {
         public init() {}
     }
 
+    /// Journal segments and retention (compaction).
+    public struct JournalSettings: Sendable, Equatable {
+        /// A segment closes when the next batch would take it past this size.
+        public var segmentBytes = 64 << 20
+        /// How long after a document finished its history is kept before compaction may remove it.
+        public var retentionDays = 90
+        public var retentionMillis: Int64 { Int64(retentionDays) * 86_400_000 }
+
+        public init() {}
+    }
+
     /// The plain-HTTP operations endpoint (/healthz, /metrics).
     public struct Ops: Sendable, Equatable {
         /// nil when disabled (`"ops.listen": ""`).
@@ -116,6 +127,7 @@ public struct AxisdConfiguration: Sendable, Equatable {
     public var trust = Trust()
     public var receipts = Receipts()
     public var delivery = Delivery()
+    public var journal = JournalSettings()
     public var ops = Ops()
     public var admin = Admin()
     public var log = Log()

@@ -18,6 +18,10 @@ public final class AxisCore: @unchecked Sendable {
     public let payloads: PayloadStore
     public let recovery: RecoveryReport
     public let clock: any TimeSource
+    public let storage: any Storage
+    /// One directory change at a time, whoever makes it (the admin API, compaction carrying entries
+    /// forward): a check against the state and its append are one step.
+    public let directoryWrites = Locked<Void>(())
     private let state: Locked<QueueState>
     private let observers = Locked<[@Sendable ([JournalRecord]) -> Void]>([])
 
@@ -26,6 +30,7 @@ public final class AxisCore: @unchecked Sendable {
                 onJournalFailure: (@Sendable (AxisError) -> Void)? = nil) throws {
         self.layout = layout
         self.clock = clock
+        self.storage = storage
         try storage.createDirectory(layout.data)
         var folded = QueueState()
         (journal, recovery) = try Journal.open(directory: layout.journal, corruptDirectory: layout.corrupt,

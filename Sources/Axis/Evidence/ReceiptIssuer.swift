@@ -37,6 +37,11 @@ public final class ReceiptIssuer: @unchecked Sendable {
         try DetachedSigner.signAttached(receipt.canonicalJSON, key: key, certificate: certificate, chain: chain)
     }
 
+    /// Signs other evidence the axis vouches for (a journal compaction record): DER CMS with `content` embedded.
+    public func signAttached(_ content: [UInt8]) throws -> [UInt8] {
+        try DetachedSigner.signAttached(content, key: key, certificate: certificate, chain: chain)
+    }
+
     /// Builds and signs the receipt for `accepted`, journaled at `position`.
     public func issue(for accepted: DocumentAccepted, at position: AppendReceipt) throws -> (receipt: AcceptanceReceipt, signed: [UInt8]) {
         let receipt = AcceptanceReceipt(accepted: accepted, position: position)

@@ -27,7 +27,7 @@ public struct AppendReceipt: Sendable, Equatable {
     public var offset: UInt64
 }
 
-/// The kind byte of a frame. The journal itself gives meaning only to `salvage`; `Records/` defines
+/// The kind byte of a frame. The journal itself gives meaning only to `salvage` and `compaction`; `Records/` defines
 /// the bodies of the others.
 public struct RecordKind: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
     public let rawValue: UInt8
@@ -46,6 +46,8 @@ public struct RecordKind: RawRepresentable, Hashable, Sendable, CustomStringConv
     public static let systemChanged = RecordKind(rawValue: 11)
     public static let receiptIssued = RecordKind(rawValue: 12)
     public static let checkpoint = RecordKind(rawValue: 13)
+    /// Retention removed the segments before it (see `CompactionNote`); the journal reads it too.
+    public static let compaction = RecordKind(rawValue: 14)
     /// Written by recovery after `--salvage` moved damaged segments aside (see `SalvageNote`).
     public static let salvage = RecordKind(rawValue: 0xF0)
     /// Free for tests and benchmarks: carries opaque bytes the fold ignores.
@@ -57,7 +59,7 @@ public struct RecordKind: RawRepresentable, Hashable, Sendable, CustomStringConv
         .deliveryReleased: "delivery-released", .deliveryDelivered: "delivery-delivered",
         .deliveryAcknowledged: "delivery-acknowledged", .recipientStatus: "recipient-status",
         .deliveryControl: "delivery-control", .agencyChanged: "agency-changed", .systemChanged: "system-changed",
-        .receiptIssued: "receipt-issued", .checkpoint: "checkpoint", .salvage: "salvage", .opaque: "opaque",
+        .receiptIssued: "receipt-issued", .checkpoint: "checkpoint", .compaction: "compaction", .salvage: "salvage", .opaque: "opaque",
     ]
 
     public var description: String { Self.names[self] ?? "kind-\(rawValue)" }

@@ -32,6 +32,9 @@ public struct JournalScanReport: Sendable {
     public var headChain: Digest256 = .zero
     public var lastSequence: UInt64? { nextSequence > 1 ? nextSequence - 1 : nil }
 
+    /// Every compaction record found, oldest first.
+    public var compactions: [CompactionNote] { segments.flatMap(\.compactionNotes) }
+
     public var tornTail: Problem? { problems.first { $0.kind == .tornTail } }
     /// Problems that stop a normal start: anything but a torn tail.
     public var damage: [Problem] { problems.filter { $0.kind != .tornTail } }
@@ -110,17 +113,25 @@ public enum JournalScanner {
 
     /// Classifies per-segment damage and checks each segment's header against the segment before.
     static func check(_ report: inout JournalScanReport) {
-        let resumePoints = Set(report.segments.flatMap { $0.salvageNotes.flatMap(\.resumesAt) })
+        let compactions = report.segments.flatMap(\.compactionNotes)
+        let resumePoints = Set(report.segments.flatMap { $0.salvageNotes.flatMap(\.resumesAt) }
+                               + compactions.flatMap(\.resumesAt))
+        // Where a compaction cut the log: that exact sequence and chain value, in this journal.
+        func cutByCompaction(_ header: SegmentHeader) -> Bool {
+            compactions.contains {
+                $0.firstKept == header.firstSequence && $0.boundaryChain == header.previousChain && $0.journalID == header.journalID
+            }
+        }
         var previous: SegmentScan?
         for (index, seg) in report.segments.enumerated() {
             let isNewest = index == report.segments.count - 1
             if let header = seg.header {
                 if report.journalID == nil {
                     report.journalID = header.journalID
-                    // The oldest segment must start the chain, unless a salvage record accepts a start later.
+                    // The oldest segment must start the chain, unless a salvage record accepts a start later…
                     let genesis = JournalFormat.genesisChain(journalID: header.journalID)
                     let starts = header.firstSequence == 1 && header.previousChain == genesis
-                    if !starts && !resumePoints.contains(header.firstSequence) {
+                    if !starts && !cutByCompaction(header) && !resumePoints.contains(header.firstSequence) {
                         report.problems.append(.init(kind: .chainBreak, segment: seg.name, offset: 0,
                             message: header.firstSequence == 1
                                 ? "the first segment's previous-chain value is not the journal's genesis value"
@@ -137,7 +148,8 @@ public enum JournalScanner {
                     if header.previousChain != prev.endChain {
                         mismatch.append("its previous-chain value does not match the end of \(prev.name)")
                     }
-                    if !mismatch.isEmpty && !resumePoints.contains(header.firstSequence) {
+                    // A compaction cut short by a crash leaves older segments before its cut: a gap it accepts.
+                    if !mismatch.isEmpty && !cutByCompaction(header) && !resumePoints.contains(header.firstSequence) {
                         report.problems.append(.init(kind: .chainBreak, segment: seg.name, offset: 0,
                             message: "segment does not continue the journal: " + mismatch.joined(separator: "; ")))
                     }

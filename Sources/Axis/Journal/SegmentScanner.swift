@@ -25,6 +25,8 @@ public struct SegmentScan: Sendable {
     public var damage: SegmentDamage?
     /// Sequence numbers of intact `salvage` records in this segment, with their notes.
     public var salvageNotes: [SalvageNote] = []
+    /// Intact `compaction` records in this segment.
+    public var compactionNotes: [CompactionNote] = []
     /// The highest sequence number of any intact frame seen in the file, damaged region included.
     public var highestSequenceSeen: UInt64 = 0
 
@@ -163,9 +165,17 @@ public enum SegmentScanner {
                     problem = "chain hash mismatch at sequence \(sequence): history was altered"
                 } else {
                     let bodyStart = offset + frame.bodyOffset
-                    if RecordKind(rawValue: frame.kind) == .salvage,
-                       let note = try? SalvageNote.decode(Array(UnsafeRawBufferPointer(rebasing: all[bodyStart..<(bodyStart + frame.bodyLength)]))) {
-                        result.scan.salvageNotes.append(note)
+                    switch RecordKind(rawValue: frame.kind) {
+                    case .salvage:
+                        if let note = try? SalvageNote.decode(Array(UnsafeRawBufferPointer(rebasing: all[bodyStart..<(bodyStart + frame.bodyLength)]))) {
+                            result.scan.salvageNotes.append(note)
+                        }
+                    case .compaction:
+                        if let note = try? CompactionNote.decode(Array(UnsafeRawBufferPointer(rebasing: all[bodyStart..<(bodyStart + frame.bodyLength)]))) {
+                            result.scan.compactionNotes.append(note)
+                        }
+                    default:
+                        break
                     }
                     result.frames.append(VerifiedSegment.Frame(offset: offset, kind: frame.kind, sequence: sequence,
                                                                chain: frame.chain, bodyOffset: bodyStart,

@@ -1,3 +1,5 @@
+import Dispatch
+
 /// Document bytes (and signatures and receipts), stored once, outside the journal.
 ///
 /// Journal records stay small — they carry a `PayloadRef` — so replay reads only metadata however
@@ -105,7 +107,36 @@ public final class PayloadStore: @unchecked Sendable {
 
     /// Starts a streamed payload in a segment file of its own.
     public func beginStream() throws -> PayloadStream {
-        try PayloadStream(directory: directory, storage: storage, number: segments.take())
+        try PayloadStream(directory: directory, storage: storage, segments: segments)
+    }
+
+    // MARK: - Sweeping (after journal compaction)
+
+    /// How long after this process handed out a reference into a segment the sweep leaves it alone:
+    /// the reference's journal record is written moments later, but "moments" is not a bound.
+    public static let sweepGraceNanos: UInt64 = 3600 * 1_000_000_000
+
+    /// Payload segment files no journal record needs: not in `referenced`, not being written, and
+    /// not handed out by this process within `graceNanos`. With each file's size.
+    public func unreferencedSegments(referenced: Set<UInt64>, graceNanos: UInt64 = sweepGraceNanos) throws
+        -> [(number: UInt64, bytes: UInt64)] {
+        var found: [(number: UInt64, bytes: UInt64)] = []
+        for number in try storage.listDirectory(directory).compactMap(Self.segmentNumber).sorted()
+        where !referenced.contains(number) && !segments.isProtected(number, graceNanos: graceNanos) {
+            let file = try storage.open(PathJoin.join(directory, Self.segmentName(number)), mode: .readOnly)
+            defer { file.close() }
+            found.append((number, try file.size()))
+        }
+        return found
+    }
+
+    /// Removes payload segment files (those `unreferencedSegments` named) and syncs the directory.
+    public func removeSegments(_ numbers: [UInt64]) throws {
+        for number in numbers {
+            try storage.remove(PathJoin.join(directory, Self.segmentName(number)))
+            segments.forget(number)
+        }
+        if !numbers.isEmpty { try storage.syncDirectory(directory) }
     }
 
     public func close() {
@@ -176,11 +207,53 @@ public final class PayloadStore: @unchecked Sendable {
     }
 }
 
-/// Hands out payload segment numbers to the group writer and to streams.
+/// Hands out payload segment numbers to the group writer and to streams, and remembers which are
+/// being written and when this process last handed out a reference into each (for the sweep).
 final class SegmentCounter: @unchecked Sendable {
-    private let next: Locked<UInt64>
-    init(next: UInt64) { self.next = Locked(next) }
-    func take() -> UInt64 { next.update { n in defer { n += 1 }; return n } }
+    private struct State {
+        var next: UInt64
+        var writing: [UInt64: Int] = [:]
+        var lastHandout: [UInt64: UInt64] = [:]
+    }
+    private let state: Locked<State>
+    init(next: UInt64) { state = Locked(State(next: next)) }
+
+    /// A new number, marked as being written until `finished`.
+    func take() -> UInt64 {
+        let now = DispatchTime.now().uptimeNanoseconds
+        return state.update { s in
+            defer { s.next += 1 }
+            s.writing[s.next, default: 0] += 1
+            s.lastHandout[s.next] = now
+            return s.next
+        }
+    }
+
+    func finished(_ number: UInt64) {
+        state.update { s in
+            s.writing[number, default: 0] -= 1
+            if s.writing[number, default: 0] <= 0 { s.writing[number] = nil }
+        }
+    }
+
+    /// A reference into `number` was just handed out.
+    func handedOut(_ number: UInt64) {
+        let now = DispatchTime.now().uptimeNanoseconds
+        state.update { $0.lastHandout[number] = now }
+    }
+
+    /// Whether the sweep must leave `number` alone: it is being written, or this process handed out
+    /// a reference into it less than `graceNanos` ago (its journal record may not be written yet).
+    func isProtected(_ number: UInt64, graceNanos: UInt64) -> Bool {
+        let now = DispatchTime.now().uptimeNanoseconds
+        return state.read { s in
+            if s.writing[number] != nil || number >= s.next { return true }
+            guard let last = s.lastHandout[number] else { return false }
+            return now &- last < graceNanos
+        }
+    }
+
+    func forget(_ number: UInt64) { state.update { $0.lastHandout[number] = nil } }
 }
 
 /// The payload writer thread's state: the current group-commit segment.
@@ -206,6 +279,7 @@ final class PayloadWriter: @unchecked Sendable {
     func commit(_ payloads: [[UInt8]]) throws -> [PayloadRef] {
         let total = payloads.reduce(0) { $0 + PayloadStore.headerSize + $1.count }
         if file == nil || (size > 0 && size + UInt64(total) > UInt64(segmentBytesMax)) {
+            if file != nil { segments.finished(number) }
             file?.close()
             file = nil
             number = segments.take()
@@ -228,6 +302,7 @@ final class PayloadWriter: @unchecked Sendable {
         try file.write(buffer, at: size)
         try file.sync()
         size += UInt64(buffer.count)
+        segments.handedOut(number)
         return refs
     }
 }
@@ -237,19 +312,25 @@ final class PayloadWriter: @unchecked Sendable {
 public final class PayloadStream {
     private let directory: String
     private let storage: any Storage
+    private let segments: SegmentCounter
     private let number: UInt64
     private let path: String
     private var file: (any StorageFile)?
     private let hasher = SHA256Hasher()
     private var length: UInt64 = 0
 
-    init(directory: String, storage: any Storage, number: UInt64) throws {
+    init(directory: String, storage: any Storage, segments: SegmentCounter) throws {
         self.directory = directory
         self.storage = storage
-        self.number = number
+        self.segments = segments
+        number = segments.take()
         path = PathJoin.join(directory, PayloadStore.segmentName(number))
-        let f = try storage.open(path, mode: .createExclusive)
-        file = f
+        do {
+            file = try storage.open(path, mode: .createExclusive)
+        } catch {
+            segments.finished(number)
+            throw error
+        }
     }
 
     deinit { if file != nil { abort() } }
@@ -279,11 +360,14 @@ public final class PayloadStream {
         }
         file.close()
         self.file = nil
+        segments.handedOut(number)
+        segments.finished(number)
         return PayloadRef(sha256: digest, length: length, segment: number, offset: 0)
     }
 
     /// Drops the partial payload.
     public func abort() {
+        if file != nil { segments.finished(number) }
         file?.close()
         file = nil
         try? storage.remove(path)

@@ -101,6 +101,13 @@ public struct QueueState: Equatable, Sendable {
     public private(set) var stateCounts: [String: Int] = [:]
     public private(set) var lastSequence: UInt64 = 0
     public private(set) var anomalies: Int = 0
+    /// The latest compaction: what retention removed, so a later record about a removed document is
+    /// expected rather than an anomaly, and `axisctl status` can say where history starts.
+    public private(set) var lastCompaction: CompactionNote?
+    /// The sequence of the record that set each agency's and system's current entry: compaction
+    /// carries forward the entries whose record it removes.
+    public private(set) var agencyRecordSequence: [AgencyCode: UInt64] = [:]
+    public private(set) var systemRecordSequence: [SystemID: UInt64] = [:]
 
     public init() {}
 
@@ -183,6 +190,7 @@ public struct QueueState: Equatable, Sendable {
             trace(r.document, sequence, r.at, r.action.description, r.recipient, r.actor, r.reason)
         case .agencyChanged(let r):
             agencies[r.agency.code] = r.agency
+            agencyRecordSequence[r.agency.code] = sequence
         case .systemChanged(let r):
             if let old = systems[r.system.id] {
                 for fingerprint in old.tlsFingerprints where systemsByFingerprint[fingerprint] == old.id {
@@ -190,15 +198,44 @@ public struct QueueState: Equatable, Sendable {
                 }
             }
             systems[r.system.id] = r.system
+            systemRecordSequence[r.system.id] = sequence
             if r.system.enabled {
                 for fingerprint in r.system.tlsFingerprints { systemsByFingerprint[fingerprint] = r.system.id }
             }
         case .receiptIssued(let r):
-            if documents[r.document] != nil { documents[r.document]?.receipt = r.receipt } else { anomalies += 1 }
+            if documents[r.document] != nil { documents[r.document]?.receipt = r.receipt } else if !wasCompacted(r.document) { anomalies += 1 }
             trace(r.document, sequence, r.at, "receipt-issued", nil, .system, "the axis signed its acceptance receipt")
+        case .compaction(let note):
+            removeDocuments(acceptedBefore: note.firstKept)
+            lastCompaction = note
         case .checkpoint, .salvage, .opaque:
             break
         }
+    }
+
+    /// Forgets the documents whose accepting record compaction removed (all terminal: the planner
+    /// removes nothing else), so the live state equals a replay of what is left.
+    private mutating func removeDocuments(acceptedBefore firstKept: UInt64) {
+        for (id, document) in documents where document.sequence < firstKept {
+            for recipient in document.accepted.recipients {
+                let key = DeliveryKey(document: id, recipient: recipient)
+                guard let delivery = deliveries.removeValue(forKey: key) else { continue }
+                stateCounts[delivery.state.name, default: 0] -= 1
+                if open[recipient]?.contains(id) == true {
+                    open[recipient]?.remove(id)
+                    if open[recipient]?.isEmpty == true { open[recipient] = nil }
+                }
+            }
+            let sender = SenderKey(sender: document.accepted.sender, senderDocumentID: document.accepted.senderDocumentID)
+            if bySenderDocument[sender] == id { bySenderDocument[sender] = nil }
+            documents[id] = nil
+        }
+    }
+
+    /// True when `document` was removed by compaction (ids are time-ordered), not unknown.
+    private func wasCompacted(_ document: DocumentID) -> Bool {
+        guard let newest = lastCompaction?.newestRemovedDocument else { return false }
+        return document <= newest
     }
 
     private mutating func trace(_ document: DocumentID, _ sequence: UInt64, _ at: Timestamp, _ event: String,
@@ -215,7 +252,8 @@ public struct QueueState: Equatable, Sendable {
                                  allowed: (DeliveryState) -> Bool, _ change: (inout Delivery) -> Void) {
         let key = DeliveryKey(document: document, recipient: recipient)
         guard var delivery = deliveries[key], allowed(delivery.state) else {
-            anomalies += 1
+            // A status or receipt may still arrive for a document retention removed: expected.
+            if deliveries[key] != nil || !wasCompacted(document) { anomalies += 1 }
             return
         }
         let before = delivery.state.name

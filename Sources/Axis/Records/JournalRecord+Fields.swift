@@ -62,6 +62,14 @@ extension JournalRecord {
             return [("document", s(r.document)), ("at", t(r.at)), ("receipt", ref(r.receipt))]
         case .checkpoint(let r):
             return [("at", t(r.at)), ("note", .string(r.note))]
+        case .compaction(let n):
+            return [("at", t(n.at)), ("firstKept", .int(Int64(n.firstKept))), ("boundaryChain", .string(n.boundaryChain.hex)),
+                    ("removedSegments", .array(n.removedSegments.map { .string($0) })),
+                    ("removedRecords", .int(Int64(n.removedRecords))), ("removedDocuments", .int(Int64(n.removedDocuments))),
+                    ("newestRemovedDocument", n.newestRemovedDocument.map(s) ?? .null),
+                    ("retentionSeconds", .int(n.retentionSeconds)), ("resumesAt", .array(n.resumesAt.map { .int(Int64($0)) })),
+                    ("actor", s(n.actor)), ("reason", .string(n.reason)), ("signed", .bool(!n.signature.isEmpty)),
+                    ("signature", .string(Base64.encode(n.signature)))]
         case .salvage(let n):
             return [("movedSegments", .array(n.movedSegments.map { .string($0) })),
                     ("resumesAt", .array(n.resumesAt.map { .int(Int64($0)) })), ("reason", .string(n.reason))]

@@ -20,6 +20,7 @@ public enum JournalRecord: Equatable, Sendable {
     case systemChanged(SystemChanged)
     case receiptIssued(ReceiptIssued)
     case checkpoint(Checkpoint)
+    case compaction(CompactionNote)
     case salvage(SalvageNote)
     case opaque([UInt8])
 
@@ -38,6 +39,7 @@ public enum JournalRecord: Equatable, Sendable {
         case .systemChanged: return .systemChanged
         case .receiptIssued: return .receiptIssued
         case .checkpoint: return .checkpoint
+        case .compaction: return .compaction
         case .salvage: return .salvage
         case .opaque: return .opaque
         }
@@ -48,6 +50,7 @@ public enum JournalRecord: Equatable, Sendable {
     public func encoded() -> [UInt8] {
         if case .opaque(let bytes) = self { return bytes }
         if case .salvage(let note) = self { return note.encoded() }
+        if case .compaction(let note) = self { return note.encoded() }
         var w = ByteWriter(capacity: 128)
         w.u8(Self.bodyVersion)
         switch self {
@@ -64,7 +67,7 @@ public enum JournalRecord: Equatable, Sendable {
         case .systemChanged(let r): r.encode(into: &w)
         case .receiptIssued(let r): r.encode(into: &w)
         case .checkpoint(let r): r.encode(into: &w)
-        case .salvage, .opaque: break  // handled above
+        case .salvage, .compaction, .opaque: break  // handled above
         }
         return w.bytes
     }
@@ -73,6 +76,7 @@ public enum JournalRecord: Equatable, Sendable {
         switch kind {
         case .opaque: return .opaque(body)
         case .salvage: return .salvage(try SalvageNote.decode(body))
+        case .compaction: return .compaction(try CompactionNote.decode(body))
         default: break
         }
         var r = ByteReader(body)

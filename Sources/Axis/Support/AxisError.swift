@@ -37,6 +37,8 @@ public struct AxisError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let config = Code(rawValue: "config")
         /// An OpenSSL call failed.
         public static let crypto = Code(rawValue: "crypto")
+        /// The operation is already under way (e.g. a second journal compaction).
+        public static let conflict = Code(rawValue: "conflict")
     }
 
     public let code: Code
