@@ -79,20 +79,29 @@ enum CompactCommand {
         let segments = (o["removedSegments"] as? [String] ?? []).count
         let days = job["retentionDays"] ?? "?"
         if segments == 0 {
+            if !dry, let files = o["removedPayloadFiles"] as? Int, files > 0 {
+                out("removed \(count(files, "unreferenced payload file")) (\(o["freedPayloadBytes"] ?? 0) bytes)")
+            }
             let why = (o["keptBecause"] as? String).map { "the oldest segment stays: \($0)" } ?? "only the segment being written is left"
             out("nothing to remove (retention \(days) days): \(why)")
             return
         }
         out("\(dry ? "would remove" : "removed") \(segments) of \(o["segmentsBefore"] ?? "?") journal segments "
-            + "(\(o["removedRecords"] ?? 0) records, \(o["removedDocuments"] ?? 0) documents, \(o["freedJournalBytes"] ?? 0) bytes); "
+            + "(\(count(o["removedRecords"], "record")), \(count(o["removedDocuments"], "document")), \(o["freedJournalBytes"] ?? 0) bytes); "
             + "history now starts at sequence \(o["firstKept"] ?? "?")")
         if let carried = o["carriedForward"] as? Int, carried > 0 {
             out("\(dry ? "would carry" : "carried") forward \(carried) directory entr\(carried == 1 ? "y" : "ies") whose last change was removed")
         }
         if !dry {
-            out("removed \(o["removedPayloadFiles"] ?? 0) payload files (\(o["freedPayloadBytes"] ?? 0) bytes); "
+            out("removed \(count(o["removedPayloadFiles"], "payload file")) (\(o["freedPayloadBytes"] ?? 0) bytes); "
                 + "compaction record at sequence \(o["compactionSequence"] ?? "?")")
         }
         if let why = o["keptBecause"] as? String { out("kept from there on because \(why)") }
+    }
+
+    /// `1 record`, `3 records`.
+    static func count(_ value: Any?, _ noun: String) -> String {
+        let n = value as? Int ?? 0
+        return "\(n) \(noun)\(n == 1 ? "" : "s")"
     }
 }

@@ -105,6 +105,7 @@ public final class JournalCompactor: @unchecked Sendable {
         }
         guard let firstKept, let cut = CompactionPlanner.cut(removed: removable, firstKept: firstKept) else {
             outcome.firstKept = firstKept?.firstSequence
+            if !options.dryRun { try sweepPayloads(options, outcome: &outcome, progress: progress) }
             return outcome
         }
         outcome.firstKept = cut.firstKept
@@ -125,7 +126,13 @@ public final class JournalCompactor: @unchecked Sendable {
             progress(.removed(segment: segment.name, bytes: segment.bytes))
         }
         try core.storage.syncDirectory(directory)
+        try sweepPayloads(options, outcome: &outcome, progress: progress)
+        return outcome
+    }
 
+    /// Removes payload files no document in the state refers to (of removed documents, or stored by
+    /// a submission whose journal record was never written).
+    private func sweepPayloads(_ options: Options, outcome: inout Outcome, progress: (Progress) -> Void) throws {
         let referenced = core.withState { state in
             var segments = Set<UInt64>()
             for document in state.documents.values {
@@ -141,7 +148,6 @@ public final class JournalCompactor: @unchecked Sendable {
         outcome.removedPayloadFiles = unreferenced.count
         outcome.freedPayloadBytes = unreferenced.reduce(0) { $0 + $1.bytes }
         progress(.sweptPayloads(files: outcome.removedPayloadFiles, bytes: outcome.freedPayloadBytes))
-        return outcome
     }
 
     /// Journals the carried-forward directory entries and the signed compaction record, under the
