@@ -232,7 +232,15 @@ do {
         (apiAddress.read { $0 }.map { ["native-api \($0)"] } ?? []) + (opsURL.map { ["ops \($0)"] } ?? []) + ["admin \(adminSocket)"]
     })
     var adminOptions = HTTPServer.Options()
-    adminOptions.unixSocket = .init(path: adminSocket, mode: 0o600)
+    // With admin.group, members of that group may connect too (0660); else only this user and root.
+    var adminGroup: gid_t?
+    if let name = configuration.admin.group {
+        guard let entry = getgrnam(name) else {
+            throw AxisError(.config, "admin.group '\(name)' does not exist on this machine; create it (groupadd) or leave admin.group out")
+        }
+        adminGroup = entry.pointee.gr_gid
+    }
+    adminOptions.unixSocket = .init(path: adminSocket, mode: adminGroup == nil ? 0o600 : 0o660, group: adminGroup)
     adminOptions.maxConnections = 64
     // Compaction records are signed by the axis key, like receipts (unsigned only without one).
     var signCompaction: (@Sendable ([UInt8]) throws -> [UInt8])?
@@ -245,7 +253,8 @@ do {
                                                                               retentionDays: configuration.journal.retentionDays))
     _ = try adminServer.start()
     admin = adminServer
-    log.info("admin.listening", ["socket": adminSocket, "mode": "0600"])
+    log.info("admin.listening", ["socket": adminSocket, "mode": adminGroup == nil ? "0600" : "0660",
+                                 "group": configuration.admin.group ?? "-"])
 } catch {
     log.error("axisd.start_failed", ["error": "\(error)"])
     core.close()

@@ -126,6 +126,37 @@ final class AxisctlAdminTests: XCTestCase {
         XCTAssertTrue(foreign.output.contains("permission denied"), foreign.output)
     }
 
+    /// `admin.group`: the socket is mode 0660 and owned by the group, whose members may connect;
+    /// other users still may not. Every change is still recorded with the caller's own uid.
+    func testAdminGroupMembersMayConnectAndOthersMayNot() throws {
+        let dir = try makeTempDirectory(self, "admgroup")
+        let config = dir + "/axisd.json"
+        try #"{"admin": {"socket": "admin.sock", "group": "nogroup"}}"#.write(toFile: config, atomically: true, encoding: .utf8)
+        let daemon = try Daemon(self, data: dir + "/data", ["--config", config])
+        defer { daemon.stop() }
+        var info = stat()
+        XCTAssertEqual(lstat(dir + "/admin.sock", &info), 0)
+        XCTAssertEqual(info.st_mode & 0o777, 0o660)
+        XCTAssertEqual(info.st_gid, try XCTUnwrap(getgrnam("nogroup")).pointee.gr_gid)
+        guard getuid() == 0 else {
+            throw XCTSkip("running axisctl as another user needs root (setpriv); the socket's mode and group are checked above")
+        }
+        chmod(dir, 0o755)
+        let member = try runTool("setpriv", ["--reuid=nobody", "--regid=nogroup", "--clear-groups", try productPath("axisctl"),
+                                             "status", "--socket", dir + "/admin.sock"])
+        XCTAssertEqual(member.status, 0, member.output)
+        let id = try submit(daemon, "grp-1", to: [h29])
+        let held = try runTool("setpriv", ["--reuid=nobody", "--regid=nogroup", "--clear-groups", try productPath("axisctl"),
+                                           "queue", "hold", id, "--reason", "by a group member", "--socket", dir + "/admin.sock"])
+        XCTAssertEqual(held.status, 0, held.output)
+        let trace = try axisctl(["queue", "show", id, "--socket", dir + "/admin.sock"])
+        let nobody = try XCTUnwrap(getpwnam("nobody")).pointee.pw_uid
+        XCTAssertTrue(trace.out.contains("admin:uid=\(nobody)"), "the member's own uid is on the record: \(trace.out)")
+        let outsider = try runTool("setpriv", ["--reuid=nobody", "--regid=daemon", "--clear-groups", try productPath("axisctl"),
+                                               "status", "--socket", dir + "/admin.sock"])
+        XCTAssertEqual(outsider.status, 69, outsider.output)
+    }
+
     /// `admin.socket` in the configuration moves the socket; `axisctl --config` finds it there.
     func testAdminSocketFromTheConfiguration() throws {
         let dir = try makeTempDirectory(self, "admsock")
@@ -158,7 +189,7 @@ final class AxisctlAdminTests: XCTestCase {
         XCTAssertEqual(result.status, 0, result.output)
         XCTAssertEqual(result.output.split(separator: "\n").map(String.init), [
             "axisctl q|queue", "axisctl queue h|hold", "axisctl queue hold --dr|--dry-run", "axisctl queue list --st|--state",
-            "axisctl journal |check dump --help",
+            "axisctl journal |check dump compact --help",
             // An unknown word does not move the path: the top-level words are offered.
             "axisctl nope |status queue agency system journal verify export pki completion --help",
         ])

@@ -179,8 +179,9 @@ final class ConfigurationTests: XCTestCase {
                            "initialBackoffSeconds": 0.5, "maxBackoffSeconds": 7200, "backoffMultiplier": 1.5, "jitter": 0,
                            "maxLifetimeSeconds": 86400, "perRecipientConcurrency": 2, "attemptTimeoutSeconds": 12.25,
                            "workers": 100},
+              "journal": {"segmentBytes": 1048576, "retentionDays": 30},
               "ops": {"listen": ""},
-              "admin": {"socket": "run/admin.sock"},
+              "admin": {"socket": "run/admin.sock", "group": "root"},
               "log": {"format": "json", "level": "debug"},
               "shutdown": {"graceSeconds": 0}
             }
@@ -216,7 +217,10 @@ final class ConfigurationTests: XCTestCase {
         expected.delivery.attemptTimeoutMillis = 12_250
         expected.delivery.workers = 100
         expected.ops.listen = nil
+        expected.journal.segmentBytes = 1_048_576
+        expected.journal.retentionDays = 30
         expected.admin.socket = dir + "/run/admin.sock"
+        expected.admin.group = "root"
         expected.log.format = .json
         expected.log.level = .debug
         expected.shutdown.graceMillis = 0
@@ -423,6 +427,14 @@ final class ConfigurationTests: XCTestCase {
         XCTAssertEqual(message.split(separator: "\n").count, 3, message)
         // A data directory that does not exist yet is fine: axisd creates it.
         XCTAssertEqual(try parse("{\"data\": \"\(dir)/new\"}", checkFiles: true).data, dir + "/new")
+    }
+
+    func testAdminGroupMustExistAndBeAName() throws {
+        let missing = rejection("{\"admin\": {\"group\": \"no-such-group-axis\"}}", checkFiles: true)
+        XCTAssertTrue(missing.contains("\"admin.group\"") && missing.contains("no such group on this machine"), missing)
+        let malformed = rejection("{\"admin\": {\"group\": \"a b\"}}", checkFiles: false)
+        XCTAssertTrue(malformed.contains("must be the name of a Unix group"), malformed)
+        XCTAssertEqual(try parse("{\"admin\": {\"group\": \"root\"}}", checkFiles: true).admin.group, "root")
     }
 
     func testMaxBackoffBelowInitialBackoffNamesBothKeys() {

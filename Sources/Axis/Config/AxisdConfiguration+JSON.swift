@@ -42,6 +42,7 @@ extension AxisdConfiguration {
         case Key.journalRetentionDays.path: return .int(Int64(journal.retentionDays))
         case Key.opsListen.path: return .string(ops.listen?.description ?? "")
         case Key.adminSocket.path: return path(admin.socket)
+        case Key.adminGroup.path: return admin.group.map(JSONValue.string)
         case Key.logFormat.path: return .string(log.format == .json ? "json" : "kv")
         case Key.logLevel.path: return .string(log.level.rawValue)
         case Key.shutdownGraceSeconds.path: return seconds(shutdown.graceMillis)

@@ -112,6 +112,11 @@ extension AxisdConfiguration {
             example: .string("/run/axis/admin.sock"),
             "The Unix-domain socket axisctl talks to (mode 0600: only axisd's user and root can connect).")
 
+        public static let adminGroup = ConfigKey(
+            "admin.group", .group, default: nil, unset: "mode 0600: axisd's user and root only",
+            example: .string("axis-admin"),
+            "A group whose members may use axisctl too: the admin socket is then mode 0660 and owned by this group.")
+
         public static let logFormat = ConfigKey(
             "log.format", .choice(["kv", "json"]), default: .string("kv"), flag: "log-format",
             "Log line format on stderr: kv (key=value, for people and grep) or json (one object per line).")
@@ -136,7 +141,7 @@ extension AxisdConfiguration {
         Key.deliveryPerRecipientConcurrency, Key.deliveryAttemptTimeoutSeconds, Key.deliveryWorkers,
         Key.journalSegmentBytes, Key.journalRetentionDays,
         Key.opsListen,
-        Key.adminSocket,
+        Key.adminSocket, Key.adminGroup,
         Key.logFormat, Key.logLevel,
         Key.shutdownGraceSeconds,
     ]

@@ -98,6 +98,7 @@ extension AxisdConfiguration {
 
         if let v = r.listen(Key.opsListen) { ops.listen = v }
         if let v = r.path(Key.adminSocket) { admin.socket = v }
+        if let v = r.group(Key.adminGroup) { admin.group = v }
 
         if let v = r.choice(Key.logFormat) { log.format = v == "json" ? .json : .keyValue }
         if let v = r.choice(Key.logLevel), let level = LogLevel(rawValue: v) { log.level = level }

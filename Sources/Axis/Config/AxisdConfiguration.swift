@@ -115,6 +115,8 @@ public struct AxisdConfiguration: Sendable, Equatable {
     public struct Admin: Sendable, Equatable {
         /// nil: `<data>/admin.sock`.
         public var socket: String?
+        /// nil: mode 0600. A group: mode 0660, owned by it.
+        public var group: String?
         public init() {}
     }
 

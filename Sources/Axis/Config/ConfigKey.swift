@@ -24,6 +24,8 @@ public struct ConfigKey: Sendable, Equatable {
         case number(ClosedRange<Double>)
         /// One of a fixed set of strings.
         case choice([String])
+        /// The name of a Unix group that exists (checked unless relaxed).
+        case group
     }
 
     /// Dotted path from the top of the file: `"delivery.maxBackoffSeconds"`.
@@ -74,6 +76,7 @@ public struct ConfigKey: Sendable, Equatable {
         case .directory: return "a path to a directory (a string)"
         case .dataDirectory: return "a path to a directory (a string)"
         case .socket: return "a path for a Unix-domain socket (a string)"
+        case .group: return "the name of a Unix group (a string)"
         case .listen(let disableable):
             return "\"HOST:PORT\" with an IPv4 address and a port from 0 to 65535" + (disableable ? ", or \"\" to disable it" : "")
         case .integer(let range, let unit):
@@ -95,6 +98,7 @@ public struct ConfigKey: Sendable, Equatable {
         case .listen: return "set it to an address such as \(example)"
         case .integer, .seconds, .number: return "set it to a number such as \(example)"
         case .choice: return "set it to one of them, such as \(example)"
+        case .group: return "set it to a group that exists, such as \(example), or leave it out"
         }
     }
 
@@ -104,6 +108,7 @@ public struct ConfigKey: Sendable, Equatable {
         case .file: return "file path"
         case .directory, .dataDirectory: return "directory path"
         case .socket: return "socket path"
+        case .group: return "group name"
         case .listen(let disableable): return disableable ? "\"HOST:PORT\" or \"\"" : "\"HOST:PORT\""
         case .integer: return "integer"
         case .seconds(_, let whole): return whole ? "integer (seconds)" : "number (seconds)"
@@ -119,6 +124,7 @@ public struct ConfigKey: Sendable, Equatable {
         case .directory: return "must exist and be readable"
         case .dataDirectory: return "created if missing"
         case .socket: return "its directory must exist"
+        case .group: return "must exist"
         case .listen: return "port 0 to 65535"
         case .integer(let range, _): return "\(range.lowerBound) to \(range.upperBound)"
         case .seconds(let range, _), .number(let range):

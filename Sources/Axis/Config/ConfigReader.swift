@@ -159,6 +159,20 @@ public struct ConfigReader {
         }
     }
 
+    /// A Unix group name; with `checkFiles`, the group must exist.
+    public mutating func group(_ key: ConfigKey) -> String? {
+        guard case .group = key.kind else { preconditionFailure("\(key.path) is not a group key") }
+        guard let value = present(key) else { return nil }
+        guard case .string(let name) = value, !name.isEmpty, name.utf8.count <= 64,
+              name.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || "0123456789_-.".unicodeScalars.contains($0)) }) else {
+            return refuse(key, value)
+        }
+        if checkFiles && getgrnam(name) == nil {
+            return refuse(key, value, note: "no such group on this machine (see /etc/group); create it with groupadd first")
+        }
+        return name
+    }
+
     /// An absolute path: relative ones are resolved against `baseDirectory`. With `checkFiles`,
     /// a `.file` must be a readable regular file, a `.directory` a readable directory, and a
     /// `.dataDirectory` a directory if it exists.
