@@ -116,7 +116,7 @@ enum AdminCommands {
             ["axisd", "pid \(b["pid"] ?? "?"), up \(duration(b["uptimeSeconds"] as? Int ?? 0)) (since \(b["startedAt"] ?? "?"))"],
             ["data", "\(b["data"] ?? "?")"],
             ["listeners", (b["listeners"] as? [String] ?? []).joined(separator: "; ")],
-            ["journal", "\(journal["health"] ?? "?"), \(journal["segments"] ?? "?") segments, \(journal["bytes"] ?? "?") bytes, "
+            ["journal", "\(journal["health"] ?? "?"), \(CompactCommand.count(journal["segments"], "segment")), \(journal["bytes"] ?? "?") bytes, "
                 + "next sequence \(journal["nextSequence"] ?? "?"), "
                 + "chain \(String(describing: journal["chainHead"] ?? "?").prefix(16))…, last sync \(journal["lastSyncMicros"] ?? "?") µs"],
             ["queue", "\(queue["documents"] ?? 0) documents; " + (byState.isEmpty ? "no deliveries" : byState.joined(separator: ", "))],

@@ -8,14 +8,14 @@ import Foundation
 import Axis
 
 enum DirectoryCommands {
-    static let socket = AdminCommands.socket, data = AdminCommands.data
+    static let socket = AdminCommands.socket, data = AdminCommands.data, config = AdminCommands.config
     static let importBytesMax = 32 << 20
 
     // MARK: Specs
 
     static func agencyOptions(update: Bool) -> [OptionSpec] {
         var options: [OptionSpec] = [
-            socket, data, jsonFlag,
+            socket, data, config, jsonFlag,
             .value("name", valueName: "NAME", help: "The agency's official name" + (update ? "." : " (required).")),
             .value("parent", valueName: "CODE", help: "The parent agency (must exist; '' for none)."),
             .value("email", valueName: "EMAIL", help: "The records office's e-mail address ('' for none)."),
@@ -50,18 +50,18 @@ enum DirectoryCommands {
                                "axisctl agency update 000.00.00.G17 --pull --reason 'endpoint retired'",
                                "axisctl agency update 000.00.00.G17 --cert signer-2025.pem --remove-cert signer-2022.pem --reason rotation"]),
         CommandSpec("list", summary: "Every agency, as a table (or --json: {\"agencies\":[…]}, importable again).",
-                    options: [socket, data, jsonFlag], examples: ["axisctl agency list", "axisctl agency list --json > agencies.json"]),
+                    options: [socket, data, config, jsonFlag], examples: ["axisctl agency list", "axisctl agency list --json > agencies.json"]),
         CommandSpec("show", summary: "One agency: every field, its certificates' fingerprints and the systems hosting it.",
-                    options: [socket, data, jsonFlag], positionals: [codeArgument],
+                    options: [socket, data, config, jsonFlag], positionals: [codeArgument],
                     examples: ["axisctl agency show 000.00.00.G17", "axisctl agency show 000.00.00.G17 --json"]),
         CommandSpec("disable", summary: "Disable an agency: documents from or to it are refused until it is enabled.",
-                    options: [socket, data, jsonFlag, reasonRequired], positionals: [codeArgument],
+                    options: [socket, data, config, jsonFlag, reasonRequired], positionals: [codeArgument],
                     examples: ["axisctl agency disable 000.00.00.H41 --reason 'merged into 000.00.00.H29'"]),
         CommandSpec("enable", summary: "Enable a disabled agency again.",
-                    options: [socket, data, jsonFlag, reasonRequired], positionals: [codeArgument],
+                    options: [socket, data, config, jsonFlag, reasonRequired], positionals: [codeArgument],
                     examples: ["axisctl agency enable 000.00.00.H41 --reason 'merger cancelled'"]),
         CommandSpec("import", summary: "Add or update many agencies from a JSON file, all or nothing (format: docs/OPERATIONS.md).",
-                    options: [socket, data, jsonFlag, .flag("dry-run", help: "Check the file and print what would change; change nothing."),
+                    options: [socket, data, config, jsonFlag, .flag("dry-run", help: "Check the file and print what would change; change nothing."),
                               .value("reason", valueName: "TEXT", help: "Why (kept in the journal with every change).")],
                     positionals: [.required("file", help: "A JSON list of agency objects, or {\"agencies\":[…]} as agency list --json prints.")],
                     examples: ["axisctl agency import agencies.json --dry-run", "axisctl agency import agencies.json --reason 'directory 2025-06'"]),
@@ -69,7 +69,7 @@ enum DirectoryCommands {
 
     static func systemOptions(update: Bool) -> [OptionSpec] {
         var options: [OptionSpec] = [
-            socket, data, jsonFlag,
+            socket, data, config, jsonFlag,
             .value("name", valueName: "NAME", help: "The system's name" + (update ? "." : " (required).")),
             .repeatable("cert", valueName: "FILE.pem", help: "A TLS client certificate the system authenticates with (its SHA-256 is sent)."),
             .value("subject-rule", valueName: "RULE", help: "Identify the system by its TLS certificate's subject, e.g. 'O=MOF, CN=edoc' ('' for none)."),
@@ -99,14 +99,14 @@ enum DirectoryCommands {
                     examples: ["axisctl system update mof-edoc --agency 000.01.00.G17",
                                "axisctl system update mof-edoc --cert client-2025.pem --remove-cert client-2022.pem --reason rotation"]),
         CommandSpec("list", summary: "Every system, as a table (the VDXP secret shows only as set/unset).",
-                    options: [socket, data, jsonFlag], examples: ["axisctl system list", "axisctl system list --json"]),
+                    options: [socket, data, config, jsonFlag], examples: ["axisctl system list", "axisctl system list --json"]),
         CommandSpec("show", summary: "One system: TLS fingerprints, subject rule, hosted agencies, VDXP id (never the secret).",
-                    options: [socket, data, jsonFlag], positionals: [idArgument], examples: ["axisctl system show mof-edoc"]),
+                    options: [socket, data, config, jsonFlag], positionals: [idArgument], examples: ["axisctl system show mof-edoc"]),
         CommandSpec("disable", summary: "Disable a system: its clients can no longer connect or act for its agencies.",
-                    options: [socket, data, jsonFlag, reasonRequired], positionals: [idArgument],
+                    options: [socket, data, config, jsonFlag, reasonRequired], positionals: [idArgument],
                     examples: ["axisctl system disable legacy-1 --reason 'decommissioned'"]),
         CommandSpec("enable", summary: "Enable a disabled system again.",
-                    options: [socket, data, jsonFlag, reasonRequired], positionals: [idArgument],
+                    options: [socket, data, config, jsonFlag, reasonRequired], positionals: [idArgument],
                     examples: ["axisctl system enable legacy-1 --reason 'back in service'"]),
     ])
 

@@ -7,7 +7,8 @@
 @preconcurrency import Glibc
 import Axis
 
-let jsonFlag = OptionSpec.flag("json", help: "Print JSON (one document; `dump` prints one object per line).")
+let jsonFlag = OptionSpec.flag("json", help: "Print JSON (one document, with the schema in docs/OPERATIONS.md).")
+let dumpJSONFlag = OptionSpec.flag("json", help: "Print JSON: one object per record, one per line.")
 
 let spec = CommandSpec(
     "axisctl",
@@ -23,7 +24,7 @@ let spec = CommandSpec(
                         positionals: [.required("data-dir", help: "The axisd data directory (holding journal/).")],
                         examples: ["axisctl journal check /var/lib/axis", "axisctl journal check /var/lib/axis --json"]),
             CommandSpec("dump", summary: "List journal records, oldest first (like postcat).",
-                        options: [jsonFlag,
+                        options: [dumpJSONFlag,
                                   .value("from", valueName: "SEQ", help: "Start at this sequence number."),
                                   .value("limit", valueName: "N", help: "Print at most N records."),
                                   .repeatable("kind", valueName: "KIND", help: "Only records of this kind (e.g. document-accepted).")],

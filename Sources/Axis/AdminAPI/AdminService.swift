@@ -132,7 +132,9 @@ public final class AdminService: HTTPService, @unchecked Sendable {
                     }
                 }
                 if let head = queue.first(where: { _ in true }), let document = state.documents[head],
-                   oldest.map({ document.sequence < $0.0.sequence }) ?? true {
+                   // Ties (one document waiting for several recipients) go to the lowest code:
+                   // the reply must not depend on the dictionary's order.
+                   oldest.map({ (document.sequence, recipient) < ($0.0.sequence, $0.1) }) ?? true {
                     oldest = (document, recipient)
                 }
             }
