@@ -179,9 +179,7 @@ public final class AdminService: HTTPService, @unchecked Sendable {
         let names = (try? JournalScanner.segmentNames(in: core.layout.journal, storage: core.storage)) ?? []
         var bytes: UInt64 = 0
         for name in names {
-            guard let file = try? core.storage.open(PathJoin.join(core.layout.journal, name), mode: .readOnly) else { continue }
-            bytes += (try? file.size()) ?? 0
-            file.close()
+            bytes += (try? JournalCompactor.size(PathJoin.join(core.layout.journal, name), storage: core.storage)) ?? 0
         }
         return (names.count, bytes)
     }

@@ -90,11 +90,10 @@ public final class JournalCompactor: @unchecked Sendable {
         var firstKept: CompactionPlanner.SegmentSummary?
         let buffer = SegmentBuffer()
         for (index, name) in names.enumerated() {
-            let summary = try summarize(name, directory: directory, buffer: buffer, headerOnly: index == names.count - 1)
-            let verdict = index == names.count - 1
-                ? .kept("it is the segment being written")
-                : core.withState { CompactionPlanner.judge(summary, isNewest: false, state: $0, now: now,
-                                                           retentionMillis: options.retentionMillis) }
+            let isNewest = index == names.count - 1
+            let summary = try summarize(name, directory: directory, buffer: buffer, headerOnly: isNewest)
+            let verdict = core.withState { CompactionPlanner.judge(summary, isNewest: isNewest, state: $0, now: now,
+                                                                   retentionMillis: options.retentionMillis) }
             progress(.read(segment: name, index: index, of: names.count, verdict: verdict))
             guard verdict == .removable else {
                 firstKept = summary
