@@ -12,6 +12,9 @@ struct DemoGuide {
     /// `http://HOST:PORT` of the operations listener, when it runs.
     let ops: String?
     let adminSocket: String
+    /// The VDXP API's base URL, when served, and each demo agency's VDXP system id and secret.
+    let vdxp: String?
+    let vdxpSystems: [(agency: String, systemID: String, secret: String)]
 
     var url: String { "https://localhost:\(port)" }
     var jsonPath: String { PathJoin.join(data, "demo.json") }
@@ -45,6 +48,12 @@ struct DemoGuide {
             ("ops", ops.map { .string($0) } ?? .null),
             ("adminSocket", .string(adminSocket)),
             ("agencies", .array(agencies)),
+            ("vdxp", .object([
+                ("url", vdxp.map { .string($0) } ?? .null),
+                ("note", .string("the national platform's SDK: endpoint = url, systemId and secret per agency (docs/VDXP.md)")),
+                ("systems", .array(vdxpSystems.map { .object([("agency", .string($0.agency)), ("systemId", .string($0.systemID)),
+                                                               ("secret", .string($0.secret))]) })),
+            ])),
         ])
         // Written beside and renamed over: a reader never sees half a file.
         let temporary = jsonPath + ".tmp"
@@ -53,6 +62,23 @@ struct DemoGuide {
         guard rename(temporary, jsonPath) == 0 else {
             throw AxisError(.storageIO, "cannot write \(jsonPath)", errno: errno)
         }
+    }
+
+    /// How to reach the VDXP API by hand: the SDK signs a JSON of its headers with HMAC-SHA256.
+    var vdxpLines: String {
+        guard let vdxp, let system = vdxpSystems.first(where: { $0.agency == recipient }) else {
+            return "VDXP API: off (vdxp.listen)"
+        }
+        let signed = "{\"XroadVnpt-systemid\":\"\(system.systemID)\",\"XroadVnpt-timestamp\":\"24112026T000000+0000\"}"
+        return """
+            VDXP API (the national platform's SDK, unmodified): \(vdxp)  (system ids and secrets in \(jsonPath))
+              List \(recipient)'s received edXML the way the SDK does (HMAC-SHA256 over the signed-header JSON):
+                SIGNED='\(signed)'
+                HASH=$(printf %s "$SIGNED" | openssl dgst -sha256 -hmac "\(system.secret)" -r | cut -d' ' -f1)
+                curl -sS -X POST -H "XroadVnpt-systemid: \(system.systemID)" -H "XroadVnpt-timestamp: 24112026T000000+0000" \\
+                    -H "XroadVnpt-sign-header: $SIGNED" -H "XroadVnpt-sign-header-key: XroadVnpt-systemid;XroadVnpt-timestamp" \\
+                    -H "XroadVnpt-hash-header: $HASH" -H "Content-Type: application/json" -d '{}' \(vdxp)/getReceivedEdocList
+            """
     }
 
     func banner() -> String {
@@ -88,6 +114,7 @@ struct DemoGuide {
             Administer the queues (the admin socket \(adminSocket)):
               swift run axisctl status --data \(data)
               swift run axisctl queue list --data \(data)
+            \(vdxpLines)
             Offline evidence:
               swift run axisctl verify --data \(data) \(exchange.document) --trust \(pki.directory)/trust --crl-dir \(pki.directory)/crl
             Stop with Ctrl-C; run again with the same --data to continue where it stopped.

@@ -12,11 +12,14 @@ struct NativeCredentials {
     var receiptKey: String
 }
 
-/// The running listener and what it serves.
+/// The running listeners and what they serve: the native API and, when configured, the
+/// VDXP-compatible API, both in front of the same ingress and inbox (one core).
 struct NativeListener {
     let server: HTTPServer
     let inbox: Inbox
     let port: UInt16
+    /// The VDXP API's server and its base URL (`http://127.0.0.1:PORT`), when served.
+    var vdxp: (server: HTTPServer, url: String)?
 
     static func start(core: AxisCore, configuration: AxisdConfiguration, credentials: NativeCredentials,
                       submitObserver: NativeAPI.SubmitObserver) throws -> NativeListener {
@@ -28,8 +31,8 @@ struct NativeListener {
         let inbox = Inbox(core: core, leaseMillis: configuration.api.leaseMillis)
         var apiOptions = NativeAPI.Options()
         apiOptions.documentBytesMax = configuration.api.documentBytesMax
-        let api = NativeAPI(core: core, ingress: Ingress(core: core, verifier: verifier, issuer: issuer), inbox: inbox,
-                            options: apiOptions, submitObserver: submitObserver)
+        let ingress = Ingress(core: core, verifier: verifier, issuer: issuer)
+        let api = NativeAPI(core: core, ingress: ingress, inbox: inbox, options: apiOptions, submitObserver: submitObserver)
         var options = HTTPServer.Options()
         options.host = configuration.api.listen.host
         options.port = configuration.api.listen.port
@@ -38,7 +41,31 @@ struct NativeListener {
         options.maxConnections = configuration.api.connectionsMax
         let server = HTTPServer(options: options, service: api)
         let port = try server.start()
-        return NativeListener(server: server, inbox: inbox, port: port)
+        var listener = NativeListener(server: server, inbox: inbox, port: port)
+        if let address = configuration.vdxp.listen {
+            var vdxpOptions = VdxpAPI.Options()
+            vdxpOptions.documentBytesMax = configuration.vdxp.documentBytesMax
+            vdxpOptions.signaturePolicy = configuration.vdxp.signaturePolicy
+            var serverOptions = HTTPServer.Options()
+            serverOptions.host = address.host
+            serverOptions.port = address.port
+            serverOptions.loops = 1
+            serverOptions.maxConnections = configuration.api.connectionsMax
+            // The SDK authenticates with its HMAC, not a client certificate.
+            if configuration.vdxp.transport == .https {
+                serverOptions.tls = try TLSContext(try .server(certificateChainFile: credentials.serverCertificateChain,
+                                                               privateKeyFile: credentials.serverKey, clientAuthentication: .none))
+            }
+            let vdxpServer = HTTPServer(options: serverOptions, service: VdxpAPI(core: core, ingress: ingress, inbox: inbox, options: vdxpOptions))
+            do {
+                let vdxpPort = try vdxpServer.start()
+                listener.vdxp = (vdxpServer, "\(configuration.vdxp.transport.rawValue)://\(address.host):\(vdxpPort)")
+            } catch {
+                server.stop()
+                throw AxisError(.config, "cannot listen on vdxp.listen \(address): \(error); choose another address or \"\" to disable it")
+            }
+        }
+        return listener
     }
 
     /// Graceful stop: waiting long polls are answered (empty) first, requests under way may finish
@@ -46,7 +73,12 @@ struct NativeListener {
     @discardableResult
     func stop(graceMillis: Int64) -> Int {
         inbox.close()
-        let cut = server.drain(graceMillis: graceMillis)
+        var cut = 0
+        if let vdxp {
+            cut += vdxp.server.drain(graceMillis: graceMillis)
+            vdxp.server.stop()
+        }
+        cut += server.drain(graceMillis: graceMillis)
         server.stop()
         return cut
     }

@@ -3,14 +3,19 @@
 import Axis
 
 enum DemoSettings {
-    /// `--demo`: a throwaway data directory unless one is chosen, and a free port for the ops
-    /// listener unless one is configured (a demo must not collide with a running axisd). The demo
+    /// `--demo`: a throwaway data directory unless one is chosen, and free ports for the ops and
+    /// VDXP listeners unless configured (a demo must not collide with a running axisd). The demo
     /// brings its own development PKI, so credentials in the configuration are refused rather than
     /// silently ignored.
     static func adjust(_ configuration: inout AxisdConfiguration) throws {
         let defaults = AxisdConfiguration.defaults
         if configuration.data == defaults.data { configuration.data = demoData }
         if configuration.ops.listen == defaults.ops.listen { configuration.ops.listen = ListenAddress(host: "127.0.0.1", port: 0) }
+        // The VDXP API too, in plain HTTP on loopback so any SDK or curl can talk to it at once.
+        if configuration.vdxp.listen == nil {
+            configuration.vdxp.listen = ListenAddress(host: "127.0.0.1", port: 0)
+            configuration.vdxp.transport = .http
+        }
         let configured: [(String, Bool)] = [
             ("api.tlsCertificate", configuration.api.tlsCertificate != nil), ("api.tlsKey", configuration.api.tlsKey != nil),
             ("trust.anchors", configuration.trust.anchorsDirectory != nil), ("trust.anchorsFile", configuration.trust.anchorsFile != nil),

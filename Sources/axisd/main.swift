@@ -26,6 +26,8 @@ let spec = CommandSpec(
         .flag("demo", help: "Run the demo: throwaway data directory, development PKI, demo agencies, one document carried end to end."),
         .flag("salvage", help: "Move damaged journal segments to DIR/corrupt/ instead of refusing to start."),
         .value("listen", valueName: "HOST:PORT", help: "Native API address (api.listen; default 127.0.0.1:7443). Port 0 picks a free port."),
+        .value("vdxp-listen", valueName: "HOST:PORT",
+               help: "VDXP-compatible API address for the national platform's SDK (vdxp.listen; default off, --demo: 127.0.0.1, free port)."),
         .value("tls-cert", valueName: "FILE", help: "Server certificate chain, PEM (api.tlsCertificate). --demo uses the development PKI's."),
         .value("tls-key", valueName: "FILE", help: "Its private key, PEM (api.tlsKey)."),
         .value("trust", valueName: "DIR", help: "Trust anchors for client certificates and signatures (trust.anchors)."),
@@ -161,6 +163,7 @@ var admin: HTTPServer?
 let adminSocket = configuration.adminSocketPath
 let startedAt = core.clock.now()
 let apiAddress = Locked<String?>(nil)
+let vdxpAddress = Locked<String?>(nil)
 do {
     try metrics.attach(core: core, health: ops)
     _ = try core.recordAndWait([.checkpoint(Checkpoint(at: core.clock.now(), note: "axisd started pid=\(getpid())"))])
@@ -205,9 +208,19 @@ do {
         apiAddress.update { $0 = "https://\(configuration.api.listen.host):\(started.port)" }
         try metrics.attach(listener: started)
         log.info("api.listening", ["address": "\(configuration.api.listen.host):\(started.port)", "tls": "required-client-certificate"])
+        if let vdxp = started.vdxp {
+            vdxpAddress.update { $0 = vdxp.url }
+            log.info("vdxp.listening", ["url": vdxp.url, "auth": "system id + HMAC",
+                                        "signature_policy": configuration.vdxp.signaturePolicy.rawValue])
+            if configuration.vdxp.transport == .http, let address = configuration.vdxp.listen, !address.isLoopback {
+                log.warning("vdxp.plaintext_exposed", ["address": address.description,
+                    "action": "VDXP documents and HMAC headers travel unencrypted; set vdxp.transport to https or listen on loopback"])
+            }
+        }
         if let (setup, exchange) = demoRun {
             let guide = DemoGuide(data: dataDir, setup: setup, port: started.port, exchange: exchange, ops: opsURL,
-                                  adminSocket: adminSocket)
+                                  adminSocket: adminSocket, vdxp: started.vdxp?.url,
+                                  vdxpSystems: core.withState { state in Demo.vdxpCredentials(state) })
             try guide.writeJSON()
             print(guide.banner())
             fflush(stdout)
@@ -229,7 +242,8 @@ do {
     }
     // The admin socket (axisctl): mode 0600, so only this user (and root) can steer the queues.
     let info = AdminService.DaemonInfo(pid: getpid(), startedAt: startedAt, data: dataDir, listeners: { [opsURL] in
-        (apiAddress.read { $0 }.map { ["native-api \($0)"] } ?? []) + (opsURL.map { ["ops \($0)"] } ?? []) + ["admin \(adminSocket)"]
+        (apiAddress.read { $0 }.map { ["native-api \($0)"] } ?? []) + (vdxpAddress.read { $0 }.map { ["vdxp-api \($0)"] } ?? [])
+            + (opsURL.map { ["ops \($0)"] } ?? []) + ["admin \(adminSocket)"]
     })
     var adminOptions = HTTPServer.Options()
     // With admin.group, members of that group may connect too (0660); else only this user and root.

@@ -73,6 +73,8 @@ final class AxisctlGoldenTests: XCTestCase {
         let status = try axisctl(["status", "--json"] + d)
         let opsPort = try XCTUnwrap(status.out.firstMatch(of: #/ops http://127\.0\.0\.1:(\d+)/#)?.output.1, status.out)
         normalizer.addLiteral("127.0.0.1:\(opsPort)", as: "127.0.0.1:<OPS-PORT>")
+        let vdxpPort = try XCTUnwrap(status.out.firstMatch(of: #/vdxp-api http://127\.0\.0\.1:(\d+)/#)?.output.1, status.out)
+        normalizer.addLiteral("127.0.0.1:\(vdxpPort)", as: "127.0.0.1:<VDXP-PORT>")
 
         // G17 is pushed to, at an address where nothing listens: its document is deferred.
         let down = "https://127.0.0.1:1/axis/inbox"

@@ -106,7 +106,7 @@ final class ConfigurationTests: XCTestCase {
         let paths = AxisdConfiguration.keys.map(\.path)
         XCTAssertEqual(Set(paths).count, paths.count)
         XCTAssertEqual(Set(AxisdConfiguration.overridingFlags), [
-            "data", "listen", "tls-cert", "tls-key", "trust", "intermediates", "crl-dir", "receipt-cert", "receipt-key",
+            "data", "listen", "vdxp-listen", "tls-cert", "tls-key", "trust", "intermediates", "crl-dir", "receipt-cert", "receipt-key",
             "lease-seconds", "max-document-bytes", "log-format", "log-level",
         ])
     }

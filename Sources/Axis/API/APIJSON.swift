@@ -40,6 +40,23 @@ enum APIJSON {
         }
     }
 
+    static func businessName(_ type: DocumentAccepted.BusinessType) -> String {
+        switch type {
+        case .new: return "new"
+        case .revoke: return "revoke"
+        case .update: return "update"
+        case .replace: return "replace"
+        }
+    }
+
+    /// The edXML header facts kept with a document that arrived as edXML.
+    static func edxmlFields(_ e: EdxmlSummary) -> JSONValue {
+        .object([
+            ("documentId", .string(e.documentID)), ("notation", .string(e.notation)),
+            ("promulgationDate", .string(e.promulgationDate)), ("signaturePresent", .bool(e.signaturePresent)),
+        ])
+    }
+
     /// `statusCode` for status messages, `event` for delivery events.
     static func typeFields(_ d: DocumentAccepted) -> [(String, JSONValue)] {
         switch d.messageType {
@@ -98,7 +115,9 @@ enum APIJSON {
             ("signer", .string(d.signerSubject)),
         ]
         fields += typeFields(d)
+        if d.businessType != .new { fields.append(("businessType", .string(businessName(d.businessType)))) }
         if !d.refersTo.isEmpty { fields.append(("refersTo", .array(d.refersTo.map { .string($0.hex) }))) }
+        if let edxml = d.edxml { fields.append(("edxml", edxmlFields(edxml))) }
         fields += [("recipients", .array(recipients)), ("events", .array(events))]
         return .object(fields)
     }

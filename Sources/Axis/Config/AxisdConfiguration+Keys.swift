@@ -103,6 +103,22 @@ extension AxisdConfiguration {
             "`axisctl journal compact` removes history only of documents finished (delivered, acknowledged, "
                 + "expired or deleted) at least this long ago. Keep it longer than clients retry a submission.")
 
+        public static let vdxpListen = ConfigKey(
+            "vdxp.listen", .listen(disableable: true), default: .string(""), flag: "vdxp-listen",
+            "Address of the VDXP-compatible API for the national platform's client SDK (docs/VDXP.md); \"\" disables it. "
+                + "axisd --demo serves it on 127.0.0.1 (a free port) unless this is set.")
+        public static let vdxpTransport = ConfigKey(
+            "vdxp.transport", .choice(["https", "http"]), default: .string("https"),
+            "https: TLS with the API's server certificate (api.tlsCertificate), no client certificate (the SDK "
+                + "authenticates with its HMAC); http: plaintext, for loopback or a legacy network only (logged as a warning).")
+        public static let vdxpSignaturePolicy = ConfigKey(
+            "vdxp.signaturePolicy", .choice(["require-present", "ignore"]), default: .string("require-present"),
+            "edXML documents sent through the VDXP API must carry their enveloped XMLDSig Signature (require-present), "
+                + "or may come without (ignore). Presence is recorded either way; status messages are never required to.")
+        public static let vdxpMaxDocumentBytes = ConfigKey(
+            "vdxp.maxDocumentBytes", .integer(1024...1_073_741_824, unit: "bytes"), default: .int(67_108_864),
+            "The largest edXML file sendEdoc accepts (413 beyond). VDXP bodies are held in memory while parsed.")
+
         public static let opsListen = ConfigKey(
             "ops.listen", .listen(disableable: true), default: .string("127.0.0.1:9464"),
             "Address of the plain-HTTP operations endpoint (/healthz, /metrics); \"\" disables it.")
@@ -140,6 +156,7 @@ extension AxisdConfiguration {
         Key.deliveryMaxBackoffSeconds, Key.deliveryBackoffMultiplier, Key.deliveryJitter, Key.deliveryMaxLifetimeSeconds,
         Key.deliveryPerRecipientConcurrency, Key.deliveryAttemptTimeoutSeconds, Key.deliveryWorkers,
         Key.journalSegmentBytes, Key.journalRetentionDays,
+        Key.vdxpListen, Key.vdxpTransport, Key.vdxpSignaturePolicy, Key.vdxpMaxDocumentBytes,
         Key.opsListen,
         Key.adminSocket, Key.adminGroup,
         Key.logFormat, Key.logLevel,

@@ -96,6 +96,11 @@ extension AxisdConfiguration {
         if let v = r.integer(Key.journalSegmentBytes) { journal.segmentBytes = Int(v) }
         if let v = r.integer(Key.journalRetentionDays) { journal.retentionDays = Int(v) }
 
+        if let v = r.listen(Key.vdxpListen) { vdxp.listen = v }
+        if let v = r.choice(Key.vdxpTransport), let transport = VDXP.Transport(rawValue: v) { vdxp.transport = transport }
+        if let v = r.choice(Key.vdxpSignaturePolicy), let policy = VDXP.SignaturePolicy(rawValue: v) { vdxp.signaturePolicy = policy }
+        if let v = r.integer(Key.vdxpMaxDocumentBytes) { vdxp.documentBytesMax = Int(v) }
+
         if let v = r.listen(Key.opsListen) { ops.listen = v }
         if let v = r.path(Key.adminSocket) { admin.socket = v }
         if let v = r.group(Key.adminGroup) { admin.group = v }

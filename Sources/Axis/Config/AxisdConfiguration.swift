@@ -89,6 +89,19 @@ public struct AxisdConfiguration: Sendable, Equatable {
         public init() {}
     }
 
+    /// The VDXP-compatible API (docs/VDXP.md).
+    public struct VDXP: Sendable, Equatable {
+        public enum Transport: String, Sendable { case https, http }
+        public enum SignaturePolicy: String, Sendable { case requirePresent = "require-present", ignore }
+        /// nil when not served.
+        public var listen: ListenAddress?
+        public var transport = Transport.https
+        public var signaturePolicy = SignaturePolicy.requirePresent
+        public var documentBytesMax = 67_108_864
+
+        public init() {}
+    }
+
     /// The plain-HTTP operations endpoint (/healthz, /metrics).
     public struct Ops: Sendable, Equatable {
         /// nil when disabled (`"ops.listen": ""`).
@@ -130,6 +143,7 @@ public struct AxisdConfiguration: Sendable, Equatable {
     public var receipts = Receipts()
     public var delivery = Delivery()
     public var journal = JournalSettings()
+    public var vdxp = VDXP()
     public var ops = Ops()
     public var admin = Admin()
     public var log = Log()

@@ -19,6 +19,9 @@ public struct ListenAddress: Sendable, Hashable, CustomStringConvertible {
     /// Whether the host is `0.0.0.0`, which listens on every interface.
     public var isWildcard: Bool { host == "0.0.0.0" }
 
+    /// Whether the host is on 127.0.0.0/8, reachable only from this machine.
+    public var isLoopback: Bool { host.hasPrefix("127.") }
+
     /// Parses `HOST:PORT`, e.g. `127.0.0.1:7443`; throws `.usage` with what is wrong and an example.
     public static func parse(_ text: String) throws -> ListenAddress {
         switch check(text) {

@@ -60,16 +60,37 @@ public enum Demo {
             }
             let tlsFingerprints = setup.tls.system(code).map { [$0.fingerprint] } ?? []
             let existingSystem = core.withState { $0.systems[system] }
-            if existingSystem?.tlsFingerprints != tlsFingerprints || existingSystem?.agencies != [agency] {
+            if existingSystem?.tlsFingerprints != tlsFingerprints || existingSystem?.agencies != [agency]
+                || existingSystem?.vdxpSystemID.isEmpty != false || existingSystem?.vdxpSecret.isEmpty != false {
                 var entry = existingSystem ?? SystemEntry(id: system, name: "Demo system of \(name)")
                 entry.tlsFingerprints = tlsFingerprints
                 entry.agencies = [agency]
+                // The VDXP SDK's credentials: a system id and a random secret, kept across runs.
+                if entry.vdxpSystemID.isEmpty { entry.vdxpSystemID = vdxpSystemID(for: code) }
+                if entry.vdxpSecret.isEmpty { entry.vdxpSecret = randomSecret() }
                 changes.append(.systemChanged(SystemChanged(system: entry, at: now, actor: .policy("demo"),
-                                                            reason: "axisd --demo: the system's TLS client certificate")))
+                                                            reason: "axisd --demo: the system's TLS client certificate and VDXP credentials")))
             }
         }
         if !changes.isEmpty { _ = try core.recordAndWait(changes) }
         return changes.count
+    }
+
+    /// The VDXP `systemid` of the demo system hosting `code`.
+    public static func vdxpSystemID(for code: String) -> String { "demo.vdxp.\(code)" }
+
+    /// Each demo agency with its system's VDXP id and secret (for demo.json), in `agencyCodes` order.
+    public static func vdxpCredentials(_ state: QueueState) -> [(agency: String, systemID: String, secret: String)] {
+        agencyCodes.compactMap { code in
+            guard let id = try? systemID(for: code), let system = state.systems[id], !system.vdxpSystemID.isEmpty else { return nil }
+            return (code, system.vdxpSystemID, system.vdxpSecret)
+        }
+    }
+
+    /// 24 random bytes in hexadecimal.
+    static func randomSecret() -> String {
+        var rng = SystemRandomNumberGenerator()
+        return Hex.encode((0..<24).map { _ in UInt8.random(in: 0...255, using: &rng) })
     }
 
     public struct Exchange: Sendable {

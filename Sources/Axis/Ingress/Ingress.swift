@@ -112,23 +112,15 @@ public final class Ingress: @unchecked Sendable {
         }
         guard unknown.isEmpty else { return done(.refused(Self.unknownRecipients(unknown))) }
 
-        let report: SignatureReport
-        do {
-            switch body {
-            case .memory(let bytes, _):
-                report = try verifier.verify(document: bytes, signature: submission.signature, binding: AgencyBinding(senderEntry))
-            case .stored(_, let digests):
-                report = try verifier.verify(documentDigests: digests, signature: submission.signature, binding: AgencyBinding(senderEntry))
+        let signer: (fingerprint: Digest256, subject: String)?
+        switch submission.verification {
+        case .edxmlEnvelope:
+            signer = nil
+        case .cms:
+            switch verify(submission, body: body, senderEntry: senderEntry) {
+            case .failure(let refusal): return done(.refused(refusal))
+            case .success(let trusted): signer = trusted
             }
-        } catch {
-            return done(.refused(HTTPError(.unprocessableContent, HTTPError.Code("signature_unreadable"),
-                "the signature could not be checked: \(error)")))
-        }
-        guard case .trusted(let signer) = report.verdict else {
-            let reasons = report.failures.map(\.description)
-            return done(.refused(HTTPError(.unprocessableContent, HTTPError.Code("signature_rejected"),
-                "the signature does not hold (\(reasons.count) check\(reasons.count == 1 ? "" : "s") failed): "
-                + reasons.joined(separator: "; "), details: reasons)))
         }
 
         storePayloads(body: body, signature: submission.signature) { [self] stored in
@@ -141,10 +133,17 @@ public final class Ingress: @unchecked Sendable {
                 let record = DocumentAccepted(
                     id: DocumentID.generate(at: now, using: &rng), sender: submission.sender, recipients: submission.recipients,
                     senderDocumentID: submission.senderDocumentID, subject: submission.subject,
-                    contentType: submission.contentType, payload: payload, signature: signature,
-                    signerFingerprint: signer.fingerprint, signerSubject: signer.subject, ingress: ingress,
-                    submittedBy: system, acceptedAt: now)
-                core.record([.documentAccepted(record)]) { journaled in
+                    messageType: submission.messageType, businessType: submission.businessType, refersTo: submission.refersTo,
+                    statusCode: submission.statusCode, contentType: submission.contentType, payload: payload, signature: signature,
+                    signerFingerprint: signer?.fingerprint, signerSubject: signer?.subject ?? "", ingress: ingress,
+                    submittedBy: system, acceptedAt: now, edxml: submission.edxml)
+                var records: [JournalRecord] = [.documentAccepted(record)]
+                if let report = submission.statusReport {
+                    records.append(.recipientStatus(RecipientStatus(
+                        document: report.document, recipient: report.recipient, at: now, code: submission.statusCode,
+                        description: report.description, statusDocument: record.id)))
+                }
+                core.record(records) { journaled in
                     switch journaled {
                     case .failure(let error):
                         done(.refused(Self.storageError(error)))
@@ -154,6 +153,30 @@ public final class Ingress: @unchecked Sendable {
                 }
             }
         }
+    }
+
+    /// Checks the detached CMS signature and its binding to the sending agency.
+    private func verify(_ submission: Submission, body: SubmittedBody,
+                        senderEntry: AgencyEntry) -> Result<(fingerprint: Digest256, subject: String), HTTPError> {
+        let report: SignatureReport
+        do {
+            switch body {
+            case .memory(let bytes, _):
+                report = try verifier.verify(document: bytes, signature: submission.signature, binding: AgencyBinding(senderEntry))
+            case .stored(_, let digests):
+                report = try verifier.verify(documentDigests: digests, signature: submission.signature, binding: AgencyBinding(senderEntry))
+            }
+        } catch {
+            return .failure(HTTPError(.unprocessableContent, HTTPError.Code("signature_unreadable"),
+                "the signature could not be checked: \(error)"))
+        }
+        guard case .trusted(let signer) = report.verdict else {
+            let reasons = report.failures.map(\.description)
+            return .failure(HTTPError(.unprocessableContent, HTTPError.Code("signature_rejected"),
+                "the signature does not hold (\(reasons.count) check\(reasons.count == 1 ? "" : "s") failed): "
+                + reasons.joined(separator: "; "), details: reasons))
+        }
+        return .success((signer.fingerprint, signer.subject))
     }
 
     /// Signs the receipt and answers at once (the acceptance is durable: that is what the receipt
@@ -208,14 +231,19 @@ public final class Ingress: @unchecked Sendable {
         }
     }
 
-    /// Stores the body (unless already streamed in) and the signature in the same group commit.
+    /// Stores the body (unless already streamed in) and the signature (when there is one: edXML has
+    /// none) in the same group commit.
     private func storePayloads(body: SubmittedBody, signature: [UInt8],
-                               completion: @escaping @Sendable (Result<(PayloadRef, PayloadRef), AxisError>) -> Void) {
+                               completion: @escaping @Sendable (Result<(PayloadRef, PayloadRef?), AxisError>) -> Void) {
+        let store: (@escaping @Sendable (Result<PayloadRef?, AxisError>) -> Void) -> Void = { [core] done in
+            guard !signature.isEmpty else { return done(.success(nil)) }
+            core.payloads.store(signature) { done($0.map { Optional($0) }) }
+        }
         switch body {
         case .stored(let ref, _):
-            core.payloads.store(signature) { completion($0.map { (ref, $0) }) }
+            store { completion($0.map { (ref, $0) }) }
         case .memory(let bytes, _):
-            let results = Locked<(body: Result<PayloadRef, AxisError>?, signature: Result<PayloadRef, AxisError>?)>((nil, nil))
+            let results = Locked<(body: Result<PayloadRef, AxisError>?, signature: Result<PayloadRef?, AxisError>?)>((nil, nil))
             let join: @Sendable () -> Void = {
                 let pair = results.read { $0 }
                 guard let b = pair.body, let s = pair.signature else { return }
@@ -225,7 +253,7 @@ public final class Ingress: @unchecked Sendable {
                 let complete = results.update { $0.body = result; return $0.signature != nil }
                 if complete { join() }
             }
-            core.payloads.store(signature) { result in
+            store { result in
                 let complete = results.update { $0.signature = result; return $0.body != nil }
                 if complete { join() }
             }

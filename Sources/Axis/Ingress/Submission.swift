@@ -4,7 +4,7 @@
 public struct Submission: Sendable, Equatable {
     public static let senderDocumentIDBytesMax = 128
     /// Prefixes of the sender document ids the axis gives the messages it creates itself.
-    public static let reservedDocumentIDPrefixes = ["status:", "event:"]
+    public static let reservedDocumentIDPrefixes = ["status:", "event:", "edxml:"]
     /// Base64 of this many bytes fits the server's 32 KiB header section with room for the rest:
     /// enough for a signature carrying a chain of several RSA-4096 certificates.
     public static let signatureBytesMax = 16 << 10
@@ -15,8 +15,33 @@ public struct Submission: Sendable, Equatable {
     public var senderDocumentID: String
     public var subject: String
     public var contentType: String
-    /// Detached CMS SignedData (DER) over the body.
+    /// Detached CMS SignedData (DER) over the body; empty for edXML (see `verification`).
     public var signature: [UInt8]
+    /// How the sender's signature is checked: the detached CMS (native API), or, for edXML from the
+    /// VDXP API, the enveloped XMLDSig's presence, which the VDXP layer judged against its policy
+    /// before submitting (the axis does not verify XMLDSig).
+    public var verification: Verification = .cms
+    public var messageType: DocumentAccepted.MessageType = .document
+    public var businessType: DocumentAccepted.BusinessType = .new
+    /// Earlier documents this one revokes, updates, replaces or answers.
+    public var refersTo: [DocumentID] = []
+    public var statusCode: String = ""
+    public var edxml: EdxmlSummary?
+    /// A status message that reports on a document the axis carried: also journal a
+    /// `RecipientStatus` on that document, in the same batch as the acceptance.
+    public var statusReport: StatusReport?
+
+    public enum Verification: Sendable, Equatable { case cms, edxmlEnvelope }
+
+    public struct StatusReport: Sendable, Equatable {
+        public var document: DocumentID
+        /// The recipient of `document` whose processing status this is.
+        public var recipient: AgencyCode
+        public var description: String
+        public init(document: DocumentID, recipient: AgencyCode, description: String) {
+            (self.document, self.recipient, self.description) = (document, recipient, description)
+        }
+    }
 
     public init(sender: AgencyCode, recipients: [AgencyCode], senderDocumentID: String, subject: String = "",
                 contentType: String = "application/octet-stream", signature: [UInt8]) {

@@ -96,6 +96,11 @@ public struct QueueState: Equatable, Sendable {
     public private(set) var systems: [SystemID: SystemEntry] = [:]
     /// Enabled systems by the SHA-256 of their TLS client certificates.
     public private(set) var systemsByFingerprint: [Digest256: SystemID] = [:]
+    /// Enabled systems by their VDXP `systemid` (the VDXP API's authentication).
+    public private(set) var systemsByVdxpID: [String: SystemID] = [:]
+    /// edXML documents by their MessageHeader/DocumentId, oldest first: how a revocation, update or
+    /// status that names a DocumentId finds the document(s) it is about.
+    public private(set) var edxmlDocuments: [String: [DocumentID]] = [:]
     /// How many deliveries are in each state (by `DeliveryState.name`), kept as records are folded
     /// so metrics and status read it without walking every delivery.
     public private(set) var stateCounts: [String: Int] = [:]
@@ -132,7 +137,8 @@ public struct QueueState: Equatable, Sendable {
                 TraceEvent(sequence: sequence, at: r.acceptedAt, event: "accepted", recipient: nil, actor: .agency(r.sender),
                            detail: "\(how) from \(r.sender) to \(r.recipients.map(\.rawValue).joined(separator: ",")), "
                                + "\(r.payload.length) bytes, sha256 \(r.payload.sha256.hex)"
-                               + (r.signerSubject.isEmpty ? "" : ", signed by \(r.signerSubject)")),
+                               + (r.signerSubject.isEmpty ? "" : ", signed by \(r.signerSubject)")
+                               + (r.edxml.map(Self.edxmlDetail) ?? "")),
             ])
             bySenderDocument[SenderKey(sender: r.sender, senderDocumentID: r.senderDocumentID)] = r.id
             for recipient in r.recipients where deliveries[DeliveryKey(document: r.id, recipient: recipient)] == nil {
@@ -140,10 +146,23 @@ public struct QueueState: Equatable, Sendable {
                 stateCounts[DeliveryState.queued.name, default: 0] += 1
                 open[recipient, default: RecipientQueue()].append(r.id)
             }
+            if r.messageType == .document, let edxmlID = r.edxml?.documentID, !edxmlID.isEmpty {
+                edxmlDocuments[edxmlID, default: []].append(r.id)
+            }
             // The documents this one revokes, updates, replaces or answers show it on their trace.
-            // (A status message's own `recipientStatus` record traces it.)
-            for earlier in r.refersTo where documents[earlier] != nil && r.messageType == .document {
-                trace(earlier, sequence, r.acceptedAt, "referenced", nil, .agency(r.sender), "\(r.businessType) by document \(r.id)")
+            // A recipient's status message is traced by its own `recipientStatus` record; a status
+            // from the document's own sender (edXML 13: it takes the document back) is traced here.
+            for earlier in r.refersTo {
+                guard let original = documents[earlier]?.accepted else { continue }
+                switch r.messageType {
+                case .document:
+                    trace(earlier, sequence, r.acceptedAt, "referenced", nil, .agency(r.sender), "\(r.businessType) by document \(r.id)")
+                case .status where original.sender == r.sender:
+                    trace(earlier, sequence, r.acceptedAt, "status", r.recipients.first, .agency(r.sender),
+                          "\(r.statusCode)" + (r.subject.isEmpty ? "" : " \(r.subject)") + " (status message \(r.id) from the sender)")
+                case .status, .event:
+                    break
+                }
             }
         case .deliveryLeased(let r):
             update(r.document, r.recipient, allowed: { !$0.isTerminal && $0 != .held }) { $0.state = .leased(until: r.until) }
@@ -197,10 +216,12 @@ public struct QueueState: Equatable, Sendable {
                     systemsByFingerprint[fingerprint] = nil
                 }
             }
+            if let old = systems[r.system.id], systemsByVdxpID[old.vdxpSystemID] == old.id { systemsByVdxpID[old.vdxpSystemID] = nil }
             systems[r.system.id] = r.system
             systemRecordSequence[r.system.id] = sequence
             if r.system.enabled {
                 for fingerprint in r.system.tlsFingerprints { systemsByFingerprint[fingerprint] = r.system.id }
+                if !r.system.vdxpSystemID.isEmpty { systemsByVdxpID[r.system.vdxpSystemID] = r.system.id }
             }
         case .receiptIssued(let r):
             if documents[r.document] != nil { documents[r.document]?.receipt = r.receipt } else if !wasCompacted(r.document) { anomalies += 1 }
@@ -211,6 +232,12 @@ public struct QueueState: Equatable, Sendable {
         case .checkpoint, .salvage, .opaque:
             break
         }
+    }
+
+    /// How an edXML message's header facts read on its trace.
+    static func edxmlDetail(_ e: EdxmlSummary) -> String {
+        ", edXML" + (e.documentID.isEmpty ? "" : " DocumentId \(e.documentID),")
+            + " enveloped Signature " + (e.signaturePresent ? "present (XMLDSig not verified by the axis)" : "absent")
     }
 
     /// Forgets the documents whose accepting record compaction removed (all terminal: the planner
@@ -228,6 +255,10 @@ public struct QueueState: Equatable, Sendable {
             }
             let sender = SenderKey(sender: document.accepted.sender, senderDocumentID: document.accepted.senderDocumentID)
             if bySenderDocument[sender] == id { bySenderDocument[sender] = nil }
+            if let edxmlID = document.accepted.edxml?.documentID, var ids = edxmlDocuments[edxmlID] {
+                ids.removeAll { $0 == id }
+                edxmlDocuments[edxmlID] = ids.isEmpty ? nil : ids
+            }
             documents[id] = nil
         }
     }

@@ -31,13 +31,15 @@ public struct DocumentAccepted: Equatable, Sendable {
     public var ingress: Ingress
     public var submittedBy: SystemID?
     public var acceptedAt: Timestamp
+    /// The edXML header facts, for documents and statuses that arrived as edXML (body version 2).
+    public var edxml: EdxmlSummary?
 
     public init(id: DocumentID, sender: AgencyCode, recipients: [AgencyCode], senderDocumentID: String,
                 subject: String = "", messageType: MessageType = .document, businessType: BusinessType = .new,
                 refersTo: [DocumentID] = [], statusCode: String = "", contentType: String = "application/octet-stream",
                 payload: PayloadRef, signature: PayloadRef? = nil, signerFingerprint: Digest256? = nil,
                 signerSubject: String = "", ingress: Ingress = .native, submittedBy: SystemID? = nil,
-                acceptedAt: Timestamp) {
+                acceptedAt: Timestamp, edxml: EdxmlSummary? = nil) {
         self.id = id
         self.sender = sender
         self.recipients = recipients
@@ -55,6 +57,7 @@ public struct DocumentAccepted: Equatable, Sendable {
         self.ingress = ingress
         self.submittedBy = submittedBy
         self.acceptedAt = acceptedAt
+        self.edxml = edxml
     }
 
     func encode(into w: inout ByteWriter) {
@@ -75,9 +78,11 @@ public struct DocumentAccepted: Equatable, Sendable {
         w.u8(ingress.rawValue)
         w.optional(submittedBy) { $0.system($1) }
         w.time(acceptedAt)
+        w.optional(edxml) { $1.encode(into: &$0) }  // version 2
     }
 
-    init(from r: inout ByteReader) throws {
+    /// `version` 1 records end before the edXML summary.
+    init(from r: inout ByteReader, version: UInt8) throws {
         id = try r.document()
         sender = try r.agency("sender")
         recipients = try r.array("recipients", max: Limits.recipientsMax) { try $0.agency("recipient") }
@@ -98,5 +103,6 @@ public struct DocumentAccepted: Equatable, Sendable {
         ingress = ing
         submittedBy = try r.optional("submitted by") { try $0.system() }
         acceptedAt = try r.time("accepted at")
+        edxml = version >= 2 ? try r.optional("edXML summary") { try EdxmlSummary(from: &$0) } : nil
     }
 }

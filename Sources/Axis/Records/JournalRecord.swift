@@ -45,14 +45,16 @@ public enum JournalRecord: Equatable, Sendable {
         }
     }
 
-    static let bodyVersion: UInt8 = 1
+    /// The body version written for each kind: 2 for `documentAccepted` (which gained the edXML
+    /// summary), 1 for the rest. Readers accept every version up to these.
+    static func bodyVersion(of kind: RecordKind) -> UInt8 { kind == .documentAccepted ? 2 : 1 }
 
     public func encoded() -> [UInt8] {
         if case .opaque(let bytes) = self { return bytes }
         if case .salvage(let note) = self { return note.encoded() }
         if case .compaction(let note) = self { return note.encoded() }
         var w = ByteWriter(capacity: 128)
-        w.u8(Self.bodyVersion)
+        w.u8(Self.bodyVersion(of: kind))
         switch self {
         case .documentAccepted(let r): r.encode(into: &w)
         case .deliveryLeased(let r): r.encode(into: &w)
@@ -81,13 +83,13 @@ public enum JournalRecord: Equatable, Sendable {
         }
         var r = ByteReader(body)
         let version = try r.u8("record version")
-        guard version == bodyVersion else {
+        guard version >= 1 && version <= bodyVersion(of: kind) else {
             throw AxisError(.malformed,
                 "\(kind) record has body version \(version), which this axisd does not know: upgrade axisd to read this journal")
         }
         let record: JournalRecord
         switch kind {
-        case .documentAccepted: record = .documentAccepted(try DocumentAccepted(from: &r))
+        case .documentAccepted: record = .documentAccepted(try DocumentAccepted(from: &r, version: version))
         case .deliveryLeased: record = .deliveryLeased(try DeliveryLeased(from: &r))
         case .deliveryAttempted: record = .deliveryAttempted(try DeliveryAttempted(from: &r))
         case .deliveryFailed: record = .deliveryFailed(try DeliveryFailed(from: &r))

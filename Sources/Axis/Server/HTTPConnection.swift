@@ -28,6 +28,8 @@ final class HTTPConnection: Selectable, @unchecked Sendable {
     private var handler: HTTPRequestHandler?
     private var requestVersion = HTTPVersion.http1_1
     private var requestKeepAlive = true
+    /// The path of the request being read or answered (for the service's error wording).
+    private var requestPath: String?
     private var closeAfterWrite = false
     private var peerFinished = false
     private var interest: UInt32 = 0
@@ -146,6 +148,7 @@ final class HTTPConnection: Selectable, @unchecked Sendable {
         case .head(let head):
             requestVersion = head.version
             requestKeepAlive = head.keepAlive
+            requestPath = String(head.path)
             switch context.service.plan(head, peer: peer) {
             case .refuse(let error):
                 fail(error)
@@ -190,6 +193,7 @@ final class HTTPConnection: Selectable, @unchecked Sendable {
         output += response.body
         closeAfterWrite = !head.keepAlive
         state = .reading
+        requestPath = nil
         deadline = SystemClock.monotonicNanos() + context.options.keepAliveIdleNanos
         flush()
         if state == .reading && !closeAfterWrite { readAvailable() }
@@ -198,7 +202,13 @@ final class HTTPConnection: Selectable, @unchecked Sendable {
     /// Answers with `error` and closes once it is written (the connection's framing is not trusted after).
     private func fail(_ error: HTTPError) {
         handler = nil
-        error.writeResponse(into: &output, keepAlive: false, peerVersion: requestVersion)
+        if var response = context.service.errorResponse(error, path: requestPath) {
+            response.head.keepAlive = false
+            response.head.write(into: &output, peerVersion: requestVersion)
+            output += response.body
+        } else {
+            error.writeResponse(into: &output, keepAlive: false, peerVersion: requestVersion)
+        }
         closeAfterWrite = true
         state = .responding
         deadline = SystemClock.monotonicNanos() + context.options.bodyIdleTimeoutNanos

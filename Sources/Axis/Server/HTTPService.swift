@@ -6,6 +6,14 @@
 /// body as it streams in. The handler answers through its `HTTPResponder`, from any thread.
 public protocol HTTPService: Sendable {
     func plan(_ head: HTTPRequestHead, peer: HTTPPeer) -> HTTPRequestPlan
+    /// How this service words an error reply — its own refusals and the server's (400, 408, 413…) —
+    /// for clients that understand only their protocol's envelope (the VDXP SDK). `path` is the
+    /// request's path when its head was read. nil: the standard `{"error":{…}}` body.
+    func errorResponse(_ error: HTTPError, path: String?) -> HTTPResponse?
+}
+
+extension HTTPService {
+    public func errorResponse(_ error: HTTPError, path: String?) -> HTTPResponse? { nil }
 }
 
 /// Who is on the other end of a connection.
