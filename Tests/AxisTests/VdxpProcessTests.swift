@@ -248,6 +248,87 @@ final class VdxpProcessTests: XCTestCase {
         XCTAssertFalse(try data(try sdk[g22].getAgenciesList()).contains { $0["code"] as? String == "000.00.01.G22" })
     }
 
+    // MARK: - Every sample, through both APIs
+
+    /// Each sample goes in through the VDXP API as its sender's SDK would send it, and through the
+    /// native API as `application/edxml+xml`; the routing facts recorded are asserted per file, and
+    /// the malformed one is refused by both.
+    func testEverySampleThroughBothAPIsWithItsRoutingFacts() throws {
+        let daemon = try Daemon(self)
+        defer { daemon.stop() }
+        let sdk = try vdxp(daemon)
+        for (code, name) in [("000.00.00.A80", "UBND xã Hòa Tiến"), ("28.22.H17", "UBND xã Hòa Sơn"), ("000.00.00.H14", "UBND Tỉnh Cao Bằng")] {
+            try axisctl(daemon, ["agency", "add", code, "--name", name])
+        }
+        let secretFile = daemon.data + "/a80.secret"
+        try "a80-secret".write(toFile: secretFile, atomically: true, encoding: .utf8)
+        try axisctl(daemon, ["system", "add", "office-a80", "--name", "A80 e-office", "--agency", "000.00.00.A80",
+                             "--vdxp-id", "a80.edoc.01", "--vdxp-secret-file", secretFile])
+        var clients = sdk.clients
+        clients["000.00.00.A80"] = VdxpSDKClient(port: sdk.port, systemID: "a80.edoc.01", secret: "a80-secret")
+
+        let names = try FileManager.default.contentsOfDirectory(atPath: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/edxml-samples").path)
+            .filter { $0.hasSuffix(".edxml") }.sorted()
+        XCTAssertEqual(names.count, 11)
+        for (index, name) in names.enumerated() {
+            let bytes = try Self.sample(name)
+            let file = daemon.data + "/sample-\(index).edxml"
+            try Data(bytes).write(to: URL(fileURLWithPath: file))
+            guard let facts = try? EdxmlReader.parse(bytes) else {
+                // The malformed sample: refused by both APIs, with the reason.
+                XCTAssertEqual(name, "truclienthong-example__edoc.edxml")
+                failed(try sdk[g22].sendEdoc(bytes, from: g22, to: [h41]), "invalid_edxml", http: 400, mentions: "<From> inside <From>")
+                let native = try daemon.submit(file, from: g22, to: [h41], id: "sample-\(index)", signature: try daemon.sign(bytes, as: g22),
+                                               extra: ["-H", "Content-Type: application/edxml+xml"])
+                XCTAssertEqual(native.status, 422, native.body)
+                XCTAssertTrue(native.body.contains("invalid_edxml") && native.body.contains("line 8"), native.body)
+                continue
+            }
+            let isStatus = facts.kind == .status
+            let expectedTo = isStatus ? [facts.responseFor[0].organID] : facts.to
+            let client = try XCTUnwrap(clients[facts.from], "\(name): no VDXP client for \(facts.from)")
+            let sent = try client.sendEdoc(bytes, from: facts.from, to: nil, messageType: isStatus ? "status" : "edoc")
+            ok(sent, name)
+            let vdxpID = try XCTUnwrap(sent.string("DocId"))
+            try assertFacts(daemon, vdxpID, facts, from: facts.from, to: expectedTo, name: name + " via VDXP")
+
+            // The native API: signed CMS as a demo agency (edoc_new's own sender has no TLS system here).
+            guard Demo.agencyCodes.contains(facts.from) else { continue }
+            let native = try daemon.submit(file, from: facts.from, to: expectedTo, id: "sample-\(index)",
+                                           signature: try daemon.sign(bytes, as: facts.from),
+                                           extra: ["-H", "Content-Type: application/edxml+xml"])
+            XCTAssertEqual(native.status, 201, "\(name): \(native.body)")
+            let nativeID = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(native.body.utf8)) as? [String: Any])?["id"] as? String)
+            try assertFacts(daemon, nativeID, facts, from: facts.from, to: expectedTo, name: name + " via the native API")
+            // One core: the recipient's SDK fetches the natively sent file, byte for byte.
+            if let recipient = expectedTo.first, let reader = clients[recipient] {
+                XCTAssertEqual(Base64.decode(try XCTUnwrap(try reader.getEdoc(docId: nativeID).string("data"))), bytes, name)
+            }
+        }
+    }
+
+    /// The routing facts the axis recorded for `id` (axisctl queue show --json) match the file's.
+    func assertFacts(_ daemon: Daemon, _ id: String, _ facts: EdxmlFacts, from: String, to: [String], name: String) throws {
+        let shown = try ProductProcess.run(try productPath("axisctl"), ["queue", "show", id, "--json", "--data", daemon.data])
+        XCTAssertEqual(shown.code, 0, shown.err)
+        let trace = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(shown.out.utf8)) as? [String: Any], shown.out)
+        XCTAssertEqual(trace["from"] as? String, from, name)
+        XCTAssertEqual(trace["to"] as? [String], to, name)
+        XCTAssertEqual(trace["kind"] as? String, facts.kind == .status ? "status" : "document", name)
+        if facts.kind == .status {
+            XCTAssertEqual(trace["statusCode"] as? String, facts.statusCode, name)
+            XCTAssertEqual(trace["subject"] as? String, facts.statusDescription, name)
+        } else {
+            XCTAssertEqual(trace["subject"] as? String, facts.subject, name)
+            XCTAssertEqual(trace["businessType"] as? String, [0: nil, 1: "revoke", 2: "update", 3: "replace"][facts.businessDocType] ?? nil, name)
+        }
+        let edxml = try XCTUnwrap(trace["edxml"] as? [String: Any], name)
+        XCTAssertEqual(edxml["documentId"] as? String, facts.documentID, name)
+        XCTAssertEqual(edxml["signaturePresent"] as? Bool, facts.signaturePresent, name)
+        XCTAssertEqual(edxml["promulgationDate"] as? String, facts.promulgationDate, name)
+    }
+
     func inbox(_ daemon: Daemon, _ agency: String) throws -> [String] {
         let reply = try daemon.curl(agency, [], path: "/v1/inbox")
         XCTAssertEqual(reply.status, 200, reply.body)

@@ -268,16 +268,41 @@ final class SubmitHandler: HTTPRequestHandler {
     private var buffer: [UInt8] = []
     private var stream: PayloadStream?
     private var hasher: DocumentHasher?
+    /// For `Content-Type: application/edxml+xml`: the edXML header is read as the body streams in.
+    private let edxml: EdxmlReader?
     private let startedNanos: UInt64
+
+    /// The content type that asks the native API to read the body as edXML.
+    static let edxmlContentType = "application/edxml+xml"
 
     init(api: NativeAPI, submission: Submission, caller: APICaller) {
         self.api = api
         self.submission = submission
         self.caller = caller
+        let mediaType = submission.contentType.split(separator: ";").first.map { $0.trimmingSpaces.lowercased() }
+        if mediaType == Self.edxmlContentType {
+            var limits = EdxmlLimits()
+            limits.bytesMax = api.options.documentBytesMax
+            edxml = EdxmlReader(limits: limits)
+        } else {
+            edxml = nil
+        }
         startedNanos = api.core.clock.monotonicNanos()
     }
 
+    static func invalidEdxml(_ error: EdxmlError) -> HTTPError {
+        HTTPError(.unprocessableContent, HTTPError.Code("invalid_edxml"), "the body is sent as \(edxmlContentType) but is not a "
+            + "valid edXML message: \(error); send well-formed edXML, or another Content-Type to send it as opaque bytes")
+    }
+
     func body(_ chunk: UnsafeRawBufferPointer) throws {
+        do {
+            try edxml?.feed(chunk)
+        } catch {
+            stream?.abort()
+            stream = nil
+            throw Self.invalidEdxml(error)
+        }
         do {
             if stream == nil && buffer.count + chunk.count > api.options.inlineBytesMax {
                 var algorithms: Set<DigestAlgorithm> = [.sha256]
@@ -303,12 +328,32 @@ final class SubmitHandler: HTTPRequestHandler {
     }
 
     func end(_ responder: HTTPResponder) {
-        let (api, submission, caller, startedNanos) = (self.api, self.submission, self.caller, self.startedNanos)
+        let (api, caller, startedNanos) = (self.api, self.caller, self.startedNanos)
         let streamed = UncheckedBox(stream.map { ($0, hasher) })
         let buffer = self.buffer
+        var submission = self.submission
+        if let edxml {
+            let planned = Result<EdxmlFacts, EdxmlError>(catching: { () throws(EdxmlError) -> EdxmlFacts in try edxml.finish() })
+                .mapError { Self.invalidEdxml($0) }
+                .flatMap { facts in
+                    api.core.withState { VdxpSendPlanner.enrich(submission, with: facts, system: caller.system, state: $0) }
+                        .mapError { HTTPError($0.status, HTTPError.Code($0.code), $0.message) }
+                }
+            switch planned {
+            case .failure(let refusal):
+                stream?.abort()
+                stream = nil
+                api.submitObserver.rejected(refusal.code.rawValue)
+                return responder.respond(HTTPResponse(error: refusal))
+            case .success(let enriched):
+                submission = enriched
+            }
+        }
         stream = nil
+        let enriched = submission
         // The stream and hasher move to the worker: the loop thread never touches them again.
         let work: @Sendable () -> Void = {
+            let submission = enriched
             let body: SubmittedBody
             if let (stream, hasher) = streamed.value {
                 do {

@@ -156,6 +156,28 @@ public enum VdxpSendPlanner {
         return .success(submission)
     }
 
+    /// A native API submission whose body is edXML (`Content-Type: application/edxml+xml`): the
+    /// routing stays the `Axis-*` headers' (and the CMS signature is verified as for any document),
+    /// but the edXML must agree with them (From = Axis-From; a status goes to its ResponseFor), and
+    /// the facts, links and status report are recorded exactly as for the VDXP API.
+    public static func enrich(_ native: Submission, with facts: EdxmlFacts, system: SystemEntry,
+                              state: QueueState) -> Result<Submission, VdxpFailure> {
+        let to = JSONValue.array(native.recipients.map { .string($0.rawValue) }).encoded()
+        let request = Request(facts: facts, sha256: .zero, from: native.sender.rawValue, to: to, messageType: nil, system: system,
+                              signaturePolicy: .ignore)
+        return plan(request, state: state).map { planned in
+            var enriched = native
+            enriched.messageType = planned.messageType
+            enriched.businessType = planned.businessType
+            enriched.refersTo = planned.refersTo
+            enriched.statusCode = planned.statusCode
+            enriched.edxml = planned.edxml
+            enriched.statusReport = planned.statusReport
+            if enriched.subject.isEmpty { enriched.subject = planned.subject }
+            return enriched
+        }
+    }
+
     /// The documents (not statuses) with edXML DocumentId `name` that `sender` sent, oldest first.
     static func documents(named name: String, sentBy sender: String, in state: QueueState) -> [DocumentID] {
         guard !name.isEmpty, let ids = state.edxmlDocuments[name] else { return [] }
