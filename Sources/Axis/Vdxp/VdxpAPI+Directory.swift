@@ -96,10 +96,13 @@ extension VdxpAPI {
                 + "register units only under the agencies it hosts"))
         }
         guard let name = fields["name"], !name.isEmpty else { return bad("\"name\" is missing") }
+        // A system registers new units, or updates the ones it already hosts; an agency already in the
+        // directory under anyone else (or nobody) is the administrator's to move.
         let existing = state.agencies[code]
-        if let existing, let host = existing.system, host != caller.system.id {
-            return .failure(VdxpFailure(.conflict, "agency_exists", "\(code) is already registered and hosted by another system; "
-                + "ask the axis administrator if it should move"))
+        let hostedElsewhere = state.systems.values.contains { $0.id != caller.system.id && $0.agencies.contains(code) }
+        if hostedElsewhere || (existing != nil && !caller.hosts(code)) {
+            return .failure(VdxpFailure(.conflict, "agency_exists", "\(code) is already in the directory and not hosted by system "
+                + "\(caller.system.vdxpSystemID); ask the axis administrator if it should move"))
         }
         var entry = existing ?? AgencyEntry(code: code, name: name)
         entry.parent = parent
