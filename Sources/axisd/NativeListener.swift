@@ -1,6 +1,7 @@
 // The native API listener of axisd: HTTPS with required client certificates, in front of the
 // ingress (verify, journal, receipt) and the inbox (leases, long polls).
 import Axis
+import Dispatch
 
 /// Where the native API's credentials come from: the configuration, or the demo's PKI.
 struct NativeCredentials {
@@ -50,6 +51,8 @@ struct NativeListener {
             serverOptions.host = address.host
             serverOptions.port = address.port
             serverOptions.loops = 1
+            // `to` travels twice (as a header and inside the signed JSON): 1,000 recipients need ~60 KiB.
+            serverOptions.limits.headerBytesMax = 128 << 10
             serverOptions.maxConnections = configuration.api.connectionsMax
             // The SDK authenticates with its HMAC, not a client certificate.
             if configuration.vdxp.transport == .https {
@@ -73,13 +76,19 @@ struct NativeListener {
     @discardableResult
     func stop(graceMillis: Int64) -> Int {
         inbox.close()
-        var cut = 0
+        // Both listeners wind down side by side, each within the grace period.
+        let vdxpCut = Promise<Int>()
         if let vdxp {
-            cut += vdxp.server.drain(graceMillis: graceMillis)
-            vdxp.server.stop()
+            DispatchQueue.global().async {
+                let cut = vdxp.server.drain(graceMillis: graceMillis)
+                vdxp.server.stop()
+                vdxpCut.fulfil(cut)
+            }
+        } else {
+            vdxpCut.fulfil(0)
         }
-        cut += server.drain(graceMillis: graceMillis)
+        let cut = server.drain(graceMillis: graceMillis)
         server.stop()
-        return cut
+        return cut + vdxpCut.wait()
     }
 }

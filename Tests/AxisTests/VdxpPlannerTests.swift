@@ -492,6 +492,50 @@ final class VdxpPlannerTests: XCTestCase {
         XCTAssertEqual(records.count, 2)
     }
 
+    func testStatusSkipsTheCallersRecipientsThatNoLongerWait() throws {
+        // Listed under G23 while G22's delivery is held: done acts on G23 alone instead of failing on G22.
+        let held = JournalRecord.deliveryControl(DeliveryControl(action: .hold, document: doc(1), recipient: g22, at: t0,
+                                                                 actor: .system, reason: "check"))
+        let state = applying([accepted(1, from: h29, to: [g22, g23]), held], to: directory())
+        for status in ["done", "processing"] {
+            let records = try VdxpAPI.statusRecords(status, document: doc(1), recipients: [g22, g23], system: "vdxp-1", now: now,
+                                                    leaseUntil: leaseUntil, state: state).get()
+            XCTAssertEqual(records.count, 1, status)
+            XCTAssertEqual(applying(records, to: state).delivery(doc(1), g22)?.state, .held, status)
+        }
+        // Nothing waits any more: the first recipient's answer (a repeated done is OK).
+        let done = applying([.deliveryAcknowledged(DeliveryAcknowledged(document: doc(1), recipient: g23, at: t0, actor: .agency(g23))),
+                             .deliveryControl(DeliveryControl(action: .delete, document: doc(1), recipient: g22, at: t0, actor: .system,
+                                                              reason: "x"))], to: state)
+        for order in [[g22, g23], [g23, g22]] {
+            XCTAssertEqual(try VdxpAPI.statusRecords("done", document: doc(1), recipients: order, system: "vdxp-1", now: now,
+                                                     leaseUntil: leaseUntil, state: done).get(), [])
+        }
+        XCTAssertThrowsError(try VdxpAPI.statusRecords("processing", document: doc(1), recipients: [g22, g23], system: "vdxp-1",
+                                                       now: now, leaseUntil: leaseUntil, state: done).get())
+    }
+
+    func testAStatusCanNameANativeDocumentByItsAxisIDOrItsSendersID() throws {
+        // Document 7 came through the native API (no edXML): H29 answers it by axis id, then by G22's own id.
+        var native = DocumentAccepted(id: doc(7), sender: g22, recipients: [h29], senderDocumentID: "12/VPCP",
+                                      payload: PayloadRef(sha256: .zero, length: 1, segment: 1, offset: 0), acceptedAt: t0)
+        native.contentType = "text/plain"
+        let state = applying([.documentAccepted(native)], to: directory())
+        let h29System = try XCTUnwrap(state.systems[sys2])
+        for name in [doc(7).hex, "12/VPCP"] {
+            let facts = statusFacts(from: h29, about: EdxmlFacts.Reference(organID: g22.rawValue, documentID: name))
+            let planned = try VdxpSendPlanner.plan(VdxpSendPlanner.Request(facts: facts, sha256: sha, from: nil, to: nil,
+                messageType: "status", system: h29System, signaturePolicy: .requirePresent), state: state).get()
+            XCTAssertEqual(planned.refersTo, [doc(7)], name)
+            XCTAssertEqual(planned.statusReport?.document, doc(7), name)
+        }
+        // Another sender's document by axis id is not linked.
+        let facts = statusFacts(from: h29, about: EdxmlFacts.Reference(organID: h41.rawValue, documentID: doc(7).hex))
+        let planned = try VdxpSendPlanner.plan(VdxpSendPlanner.Request(facts: facts, sha256: sha, from: nil, to: nil,
+            messageType: "status", system: h29System, signaturePolicy: .requirePresent), state: state).get()
+        XCTAssertEqual(planned.refersTo, [])
+    }
+
     // MARK: - registration (registerAgency)
 
     let unit = try! AgencyCode("000.00.01.G22")
@@ -514,6 +558,24 @@ final class VdxpPlannerTests: XCTestCase {
             XCTAssertEqual(failure.code, code, failure.message, file: file, line: line)
             XCTAssertEqual(failure.status, status, failure.message, file: file, line: line)
         }
+    }
+
+    func testRegistrationRefusesADisabledAgencyALoopAndAStaleCaller() throws {
+        let base = applying(try register(goodBody).get(), to: directory())
+        // Disabled by the administrator: re-registering does not enable it.
+        var disabledEntry = try XCTUnwrap(base.agencies[unit])
+        disabledEntry.enabled = false
+        let disabled = applying([.agencyChanged(AgencyChanged(agency: disabledEntry, at: t0, actor: .admin(uid: 0, gid: 0)))], to: base)
+        assertRefused(register(goodBody, state: disabled), .conflict, "agency_disabled")
+        // G22 under its own unit would make a loop: the directory's own check refuses it.
+        assertRefused(register(#"{"pcode":"000.00.01.G22","code":"000.00.00.G22","name":"loop"}"#, state: base), .badRequest,
+                      "invalid_parent")
+        // The caller's secret was rotated (or the system disabled) after its request was authenticated.
+        var rotated = try XCTUnwrap(base.systems[sys1])
+        rotated.vdxpSecret = "new"
+        let caller = VdxpAPI.Caller(system: try XCTUnwrap(base.systems[sys1]))
+        let after = applying([.systemChanged(SystemChanged(system: rotated, at: t0, actor: .admin(uid: 0, gid: 0)))], to: base)
+        assertRefused(register(goodBody, caller: caller, state: after), .unauthorized, "unknown_system")
     }
 
     func testRegistrationAddsTheAgencyAndHostsIt() throws {

@@ -384,6 +384,11 @@ final class VdxpProcessTests: XCTestCase {
         failed(try h41Client.updateStatus(docId: id, status: "finished"), "invalid_status", http: 400, mentions: "done, fail or processing")
         failed(try h41Client.getEdoc(docId: "nonsense"), "invalid_docid", http: 400, mentions: "32 hexadecimal")
         failed(try h41Client.call("noSuchOperation"), "unknown_operation", http: 404, mentions: "noSuchOperation")
+        // A head too large to parse: the server's own refusal, still in the envelope, with DocId.
+        let huge = try sdk[g22].call("sendEdoc", params: [("from", g22), ("to", String(repeating: "x", count: 140_000))],
+                                     body: original, contentType: "application/octet-stream")
+        failed(huge, "header_section_too_large", http: 431, mentions: "header")
+        XCTAssertEqual(huge.string("DocId"), "")
         // Nothing refused reached H41.
         XCTAssertEqual(try docIDs(try h41Client.getReceivedEdocList()), [id])
     }

@@ -183,10 +183,25 @@ extension VdxpAPI {
     }
 
     /// The records an updateStatus call writes (none when it repeats one already applied). Pure.
+    /// When none of the caller's deliveries of the document waits any more: OK for a repeated `done`,
+    /// else the reason the first one's state gives.
     static func statusRecords(_ status: String, document: DocumentID, recipients: [AgencyCode], system: String, now: Timestamp,
                               leaseUntil: Timestamp, state: QueueState) -> Result<[JournalRecord], VdxpFailure> {
         var records: [JournalRecord] = []
-        for recipient in recipients {
+        // A document addressed to several of the caller's agencies is listed while any of their
+        // deliveries waits: act on those, and leave alone the ones already done, held or ended.
+        let waiting = recipients.filter { state.delivery(document, $0).map { isWaiting($0.state) } ?? false }
+        // Nothing waits: a repeated done is answered OK if any of them was received; otherwise the
+        // first delivery's state says why the call cannot apply.
+        if waiting.isEmpty, status == "done", recipients.contains(where: { recipient in
+            switch state.delivery(document, recipient)?.state {
+            case .acknowledged?, .delivered?: return true
+            default: return false
+            }
+        }) {
+            return .success([])
+        }
+        for recipient in waiting.isEmpty ? Array(recipients.prefix(1)) : waiting {
             let delivery = state.delivery(document, recipient)
             let decision: RecipientRequestDecision
             switch status {

@@ -71,6 +71,9 @@ extension VdxpAPI {
                 respond(VdxpReply.ok([("DocId", .string(accepted.record.id.hex))]))
             case .duplicate(let document, _):
                 respond(VdxpReply.ok([("DocId", .string(document.accepted.id.hex))]))
+            case .refused(let error) where error.code.rawValue == "document_id_conflict":
+                fail(VdxpFailure(.conflict, "already_sent", "\(submission.sender) already sent this very edXML file to other "
+                    + "recipients (\(error.message)); to send it to others, send a new edXML message"))
             case .refused(let error):
                 fail(VdxpFailure(error.status, error.code.rawValue, error.message))
             }
@@ -96,22 +99,40 @@ extension VdxpAPI {
     }
 }
 
-/// Collects the sendEdoc body (bounded by the plan's limit) and hands it to `VdxpAPI.send`.
+/// Collects the sendEdoc body (bounded by the plan's limit and by the API's buffer budget) and hands
+/// it to `VdxpAPI.send`; the budget is given back once the reply is sent or the connection is gone.
 final class SendHandler: HTTPRequestHandler {
     private let api: VdxpAPI
     private let request: VdxpAPI.SendRequest
     private var bytes: [UInt8] = []
+    /// Budget bytes this handler holds (handed to the worker at the end).
+    private var reserved = 0
 
     init(api: VdxpAPI, request: VdxpAPI.SendRequest) {
         self.api = api
         self.request = request
     }
 
-    func body(_ chunk: UnsafeRawBufferPointer) throws { bytes.append(contentsOf: chunk) }
+    deinit { if reserved > 0 { api.releaseBuffer(reserved) } }
+
+    func body(_ chunk: UnsafeRawBufferPointer) throws {
+        guard api.reserveBuffer(chunk.count) else {
+            throw HTTPError(.serviceUnavailable, HTTPError.Code("busy"), "the axis is receiving too many documents at once "
+                + "(vdxp buffer of \(api.options.bufferedBytesMax) bytes in use); send it again shortly")
+        }
+        reserved += chunk.count
+        bytes.append(contentsOf: chunk)
+    }
 
     func end(_ responder: HTTPResponder) {
-        let (api, request, bytes) = (self.api, self.request, self.bytes)
+        let (api, request, bytes, reserved) = (self.api, self.request, self.bytes, self.reserved)
         self.bytes = []
-        api.workers.async { api.send(bytes, request) { responder.respond($0) } }
+        self.reserved = 0
+        api.workers.async {
+            api.send(bytes, request) { response in
+                responder.respond(response)
+                api.releaseBuffer(reserved)
+            }
+        }
     }
 }

@@ -18,6 +18,9 @@ public final class VdxpAPI: HTTPService, @unchecked Sendable {
         public var listMax = 1000
         /// The largest body of the operations other than sendEdoc (`{}`, registerAgency's JSON).
         public var smallBodyBytesMax = 64 << 10
+        /// sendEdoc bodies are held in memory while parsed: all of them together at most this much;
+        /// beyond, a sendEdoc is refused with 503 (the SDK retries) rather than memory running out.
+        public var bufferedBytesMax = 1 << 30
         public init() {}
     }
 
@@ -48,6 +51,8 @@ public final class VdxpAPI: HTTPService, @unchecked Sendable {
     public let ingress: Ingress
     public let inbox: Inbox
     let workers: DispatchQueue
+    /// Bytes of sendEdoc bodies held in memory now (bounded by `options.bufferedBytesMax`).
+    private let buffered = Locked(0)
 
     public init(core: AxisCore, ingress: Ingress, inbox: Inbox, options: Options = Options(),
                 workers: DispatchQueue = DispatchQueue(label: "axis.vdxp", qos: .userInitiated, attributes: .concurrent)) {
@@ -92,6 +97,7 @@ public final class VdxpAPI: HTTPService, @unchecked Sendable {
     /// The system named by `XroadVnpt-systemid`, if it is enabled, has a secret, and that secret's HMAC
     /// matches. The timestamp is not checked for freshness: the SDK sets it once per client object.
     func authenticate(_ headers: HTTPHeaders, _ parameters: VdxpParameters) -> Result<Caller, VdxpFailure> {
+        if case .failure(let failure) = parameters.value("systemid") { return .failure(failure) }
         guard let id = parameters.systemID, !id.isEmpty else {
             return .failure(VdxpFailure(.unauthorized, "systemid_missing", "XroadVnpt-systemid is missing; configure the SDK with "
                 + "the system id the axis administrator registered for your system"))
@@ -111,9 +117,23 @@ public final class VdxpAPI: HTTPService, @unchecked Sendable {
 
     public func errorResponse(_ error: HTTPError, path: String?) -> HTTPResponse? {
         let failure = VdxpFailure(error.status, error.code.rawValue, error.message)
-        // sendEdoc's reply must carry DocId even when it fails, or the SDK cannot read it.
-        let isSend = path?.split(separator: "/").last?.lowercased() == "sendedoc"
+        // sendEdoc's reply must carry DocId even when it fails, or the SDK cannot read it. A head too
+        // large or malformed to parse has no known path: it may have been a sendEdoc, so DocId too.
+        let isSend = path.map { $0.split(separator: "/").last?.lowercased() == "sendedoc" } ?? true
         return VdxpReply.fail(failure, isSend ? [("DocId", .string(""))] : [])
+    }
+
+    /// Reserves `count` bytes of the sendEdoc buffer budget; false when that would exceed it.
+    func reserveBuffer(_ count: Int) -> Bool {
+        buffered.update { used in
+            guard used + count <= options.bufferedBytesMax else { return false }
+            used += count
+            return true
+        }
+    }
+
+    func releaseBuffer(_ count: Int) {
+        buffered.update { $0 -= count }
     }
 
     // MARK: Shared lookups

@@ -179,9 +179,16 @@ public enum VdxpSendPlanner {
     }
 
     /// The documents (not statuses) with edXML DocumentId `name` that `sender` sent, oldest first.
+    /// A document that did not come as edXML (native API) is known to a VDXP recipient by its axis
+    /// id, and to its sender by the sender's own id: `name` may be either.
     static func documents(named name: String, sentBy sender: String, in state: QueueState) -> [DocumentID] {
-        guard !name.isEmpty, let ids = state.edxmlDocuments[name] else { return [] }
-        return ids.filter { state.documents[$0]?.accepted.sender.rawValue == sender }
+        guard !name.isEmpty else { return [] }
+        let named = (state.edxmlDocuments[name] ?? []).filter { state.documents[$0]?.accepted.sender.rawValue == sender }
+        guard named.isEmpty, let agency = try? AgencyCode(sender) else { return named }
+        let candidate = DocumentID(hex: name).flatMap { state.documents[$0] }
+            ?? state.document(sender: agency, senderDocumentID: name)
+        guard let document = candidate?.accepted, document.sender == agency, document.messageType == .document else { return [] }
+        return [document.id]
     }
 
     private static func bad(_ code: String, _ message: String) -> VdxpFailure { VdxpFailure(.badRequest, code, message) }
