@@ -86,6 +86,26 @@ final class PayloadStoreTests: XCTestCase {
         }
     }
 
+    func testAFullDiskFailsOnlyThatBatchAndStoringResumesInANewSegment() throws {
+        let storage = SimulatedStorage()
+        let store = try PayloadStore(directory: "/p", storage: storage)
+        defer { store.close() }
+        let first = try store.storeAndWait(Array(repeating: 1, count: 1000))
+        // Room for part of the next payload only: a torn write, then ENOSPC.
+        storage.capacityBytes = storage.usedBytes + 300
+        for _ in 0..<2 {
+            XCTAssertThrowsError(try store.storeAndWait(Array(repeating: 2, count: 1000))) {
+                XCTAssertEqual(($0 as? AxisError)?.code, .storageFull)
+                XCTAssertTrue(($0 as? AxisError)?.message.contains("resumes") ?? false, "\($0)")
+            }
+        }
+        storage.clearFaults()
+        let later = try store.storeAndWait(Array(repeating: 3, count: 1000))
+        XCTAssertNotEqual(later.segment, first.segment, "never appended after the torn bytes")
+        XCTAssertEqual(try store.read(first), Array(repeating: 1, count: 1000))
+        XCTAssertEqual(try store.read(later), Array(repeating: 3, count: 1000))
+    }
+
     func testOversizedInlinePayloadIsRefusedWithHint() throws {
         let dir = try makeTempDirectory(self)
         var options = PayloadStore.Options()

@@ -42,6 +42,7 @@ public struct HTTPStatus: Hashable, Sendable, CustomStringConvertible {
     public static let serviceUnavailable = HTTPStatus(503)
     public static let gatewayTimeout = HTTPStatus(504)
     public static let httpVersionNotSupported = HTTPStatus(505)
+    public static let insufficientStorage = HTTPStatus(507)
 
     /// The RFC 9110 reason phrase; empty for a code it does not name (the phrase is optional on the wire).
     public var reasonPhrase: String {
@@ -90,6 +91,7 @@ public struct HTTPStatus: Hashable, Sendable, CustomStringConvertible {
         case 503: return "Service Unavailable"
         case 504: return "Gateway Timeout"
         case 505: return "HTTP Version Not Supported"
+        case 507: return "Insufficient Storage"
         default: return ""
         }
     }

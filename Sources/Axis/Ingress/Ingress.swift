@@ -269,9 +269,14 @@ public final class Ingress: @unchecked Sendable {
     }
 
     /// 503 for a failed durable write; `what` names what was not recorded.
+    /// 507 `storage_full` when the disk is full (accepting resumes by itself once space is freed).
     static func storageError(_ error: Error, what: String = "the document was not accepted") -> HTTPError {
-        HTTPError(.serviceUnavailable, HTTPError.Code("storage_unavailable"),
-                  "the axis could not write durably (\(error)): \(what); retry later")
+        if (error as? AxisError)?.code == .storageFull {
+            return HTTPError(.insufficientStorage, HTTPError.Code("storage_full"),
+                             "the axis's disk is full (\(error)): \(what); retry later (accepting resumes once space is freed)")
+        }
+        return HTTPError(.serviceUnavailable, HTTPError.Code("storage_unavailable"),
+                         "the axis could not write durably (\(error)): \(what); retry later")
     }
 
     static func internalError(_ what: String) -> HTTPError {

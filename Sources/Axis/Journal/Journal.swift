@@ -62,6 +62,10 @@ public final class Journal: @unchecked Sendable {
                     "Whether a failed append was stored is unknown until then: clients resubmit, and idempotency keys make that safe")
                 onFailure?(failure)
                 return failure
+            },
+            describeTransient: { cause in
+                AxisError(.storageFull, "journal: \(cause.description). This batch was not recorded; appends resume as soon as "
+                    + "there is space again")
             })
     }
 
@@ -201,7 +205,8 @@ final class SegmentWriter: @unchecked Sendable {
             batch.reduce(total) { $0 + JournalFormat.frameHeaderSize + $1.1.count }
         }
         if segmentSize > UInt64(JournalFormat.segmentHeaderSize) && segmentSize + UInt64(byteCount) > UInt64(segmentBytesMax) {
-            try roll()
+            // A roll that fails leaves the current segment as it was (createSegment removes its file).
+            do { try roll() } catch { throw TransientStorageFailure.classify(error) }
         }
         buffer.removeAll(keepingCapacity: true)
         buffer.reserveCapacity(byteCount)
@@ -225,15 +230,20 @@ final class SegmentWriter: @unchecked Sendable {
             }
             receipts.append(mine)
         }
-        var syncStart: UInt64 = 0
+        // Nobody is told this batch is stored when it fails, so its bytes are cut off again (best
+        // effort, unsynced). Otherwise a restart that finds them in the page cache would bring back
+        // records whose appenders got an error. A failed write on a full disk is transient (the next
+        // batch is written at the same place); a failed sync is final and never retried.
         do {
             try file.write(buffer, at: segmentSize)
-            syncStart = clock.monotonicNanos()
+        } catch {
+            try? file.truncate(to: segmentSize)
+            throw TransientStorageFailure.classify(error)
+        }
+        let syncStart = clock.monotonicNanos()
+        do {
             try file.sync()
         } catch {
-            // Nobody is told this batch is stored, so cut its bytes off again (best effort, unsynced:
-            // the journal is failed either way). Otherwise a restart that finds them in the page cache
-            // would bring back records whose appenders got an error. The sync itself is not retried.
             try? file.truncate(to: segmentSize)
             throw error
         }
@@ -278,19 +288,26 @@ extension Journal {
         let path = PathJoin.join(directory, JournalFormat.segmentName(firstSequence: firstSequence))
         let header = SegmentHeader(journalID: journalID, firstSequence: firstSequence, createdAt: now,
                                    previousChain: previousChain).encoded()
+        // On failure nothing is left under the segment's name (a later roll creates it afresh).
         if let preparedPath {
-            let prepared = try storage.open(preparedPath, mode: .readWrite)
             do {
+                let prepared = try storage.open(preparedPath, mode: .readWrite)
+                defer { prepared.close() }
                 try prepared.write(header, at: 0)
                 try prepared.sync()
-                prepared.close()
             } catch {
-                prepared.close()
+                try? storage.remove(preparedPath)
                 throw error
             }
-            try storage.rename(preparedPath, to: path)
-            try storage.syncDirectory(directory)
-            return try storage.open(path, mode: .readWrite)
+            do {
+                try storage.rename(preparedPath, to: path)
+                try storage.syncDirectory(directory)
+                return try storage.open(path, mode: .readWrite)
+            } catch {
+                try? storage.remove(preparedPath)
+                try? storage.remove(path)
+                throw error
+            }
         }
         let file = try storage.open(path, mode: .createExclusive)
         do {
@@ -299,6 +316,7 @@ extension Journal {
             try storage.syncDirectory(directory)
         } catch {
             file.close()
+            try? storage.remove(path)
             throw error
         }
         return file

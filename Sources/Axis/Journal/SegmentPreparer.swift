@@ -66,7 +66,14 @@ final class SegmentPreparer: @unchecked Sendable {
             return prepare(path(number)) ? path(number) : nil
         }
         return lock.withLock {
-            guard ready else { return nil }
+            guard ready else {
+                // A preparation that failed (a full disk) is tried again from now on.
+                if failed {
+                    failed = false
+                    lock.broadcast()
+                }
+                return nil
+            }
             ready = false
             lock.broadcast()
             return path(number)

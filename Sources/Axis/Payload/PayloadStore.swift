@@ -57,6 +57,10 @@ public final class PayloadStore: @unchecked Sendable {
                 let cause = error as? AxisError ?? AxisError(.storageIO, "\(error)")
                 return AxisError(cause.code == .storageFull ? .storageFull : .storageIO,
                     "payload store write failed: \(cause.description). It refuses new payloads until axisd is restarted")
+            },
+            describeTransient: { cause in
+                AxisError(.storageFull, "payload store: \(cause.description). Nothing of this batch was kept; "
+                    + "storing resumes as soon as there is space again")
             })
     }
 
@@ -283,9 +287,19 @@ final class PayloadWriter: @unchecked Sendable {
             file?.close()
             file = nil
             number = segments.take()
-            let f = try storage.open(PathJoin.join(directory, PayloadStore.segmentName(number)), mode: .createExclusive)
-            try storage.syncDirectory(directory)
-            file = f
+            let path = PathJoin.join(directory, PayloadStore.segmentName(number))
+            do {
+                let f = try storage.open(path, mode: .createExclusive)
+                file = f
+                try storage.syncDirectory(directory)
+            } catch {
+                // Not published: the next batch starts another segment.
+                file?.close()
+                file = nil
+                try? storage.remove(path)
+                segments.finished(number)
+                throw TransientStorageFailure.classify(error)
+            }
             size = 0
         }
         guard let file else { throw AxisError(.storageIO, "payload segment is not open") }
@@ -299,7 +313,20 @@ final class PayloadWriter: @unchecked Sendable {
             buffer.append(contentsOf: PayloadStore.header(length: UInt64(payload.count), sha256: digest))
             buffer.append(contentsOf: payload)
         }
-        try file.write(buffer, at: size)
+        do {
+            try file.write(buffer, at: size)
+        } catch {
+            // A full disk mid-write leaves a torn tail no reference points at: leave this segment
+            // and start the next batch in a new one, so nothing is ever appended after torn bytes.
+            if (error as? AxisError)?.code == .storageFull {
+                segments.finished(number)
+                file.close()
+                self.file = nil
+                // A segment that holds nothing yet goes too: retries on a full disk leave no litter.
+                if size == 0 { try? storage.remove(PathJoin.join(directory, PayloadStore.segmentName(number))) }
+            }
+            throw TransientStorageFailure.classify(error)
+        }
         try file.sync()
         size += UInt64(buffer.count)
         segments.handedOut(number)

@@ -9,6 +9,9 @@ import Foundation
 /// If `commit` throws, the committer fails for good: that batch and everything queued get the error
 /// and later submissions are refused. A failed sync is never retried (after a failed fsync the kernel
 /// may have dropped the dirty pages, and a second fsync could report success for lost data).
+/// The exception is a `TransientStorageFailure`: `commit` failed before syncing anything and left
+/// its files consistent (a full disk while writing or creating a file): only that batch fails, and
+/// later batches are tried again, so accepting resumes once space is freed.
 final class GroupCommitter<Item, Output: Sendable>: @unchecked Sendable {
     typealias Completion = @Sendable (Result<Output, AxisError>) -> Void
 
@@ -28,16 +31,20 @@ final class GroupCommitter<Item, Output: Sendable>: @unchecked Sendable {
     private let batchCountMax: Int
     private let commit: ([Item]) throws -> [Output]
     private let describeFailure: (Error) -> AxisError
+    private let describeTransient: (AxisError) -> AxisError
 
     /// - Parameters:
     ///   - commit: writes and syncs a batch, returning one output per item; runs on the writer thread only.
     ///   - describeFailure: turns a commit error into the error every waiter gets from then on.
+    ///   - describeTransient: the error the waiters of a batch that failed transiently get.
     init(name: String, batchBytesMax: Int, batchCountMax: Int,
-         commit: @escaping ([Item]) throws -> [Output], describeFailure: @escaping (Error) -> AxisError) {
+         commit: @escaping ([Item]) throws -> [Output], describeFailure: @escaping (Error) -> AxisError,
+         describeTransient: @escaping (AxisError) -> AxisError = { $0 }) {
         self.batchBytesMax = batchBytesMax
         self.batchCountMax = batchCountMax
         self.commit = commit
         self.describeFailure = describeFailure
+        self.describeTransient = describeTransient
         let thread = Thread { [self] in self.writerLoop() }
         thread.name = name
         thread.start()
@@ -100,6 +107,9 @@ final class GroupCommitter<Item, Output: Sendable>: @unchecked Sendable {
                 let outputs = try commit(batch.map(\.item))
                 precondition(outputs.count == batch.count, "commit returns one output per item")
                 for (pending, output) in zip(batch, outputs) { pending.completion(.success(output)) }
+            } catch let transient as TransientStorageFailure {
+                let failed = describeTransient(transient.cause)
+                for pending in batch { pending.completion(.failure(failed)) }
             } catch {
                 let failed = describeFailure(error)
                 var queued: [Pending] = []
@@ -111,6 +121,18 @@ final class GroupCommitter<Item, Output: Sendable>: @unchecked Sendable {
                 for pending in batch + queued { pending.completion(.failure(failed)) }
             }
         }
+    }
+}
+
+/// A commit that failed before anything of it was synced, leaving the writer able to go on (a full
+/// disk while writing or creating a file). Thrown by commit functions; see `GroupCommitter`.
+struct TransientStorageFailure: Error {
+    let cause: AxisError
+
+    /// `error` as transient when it is a full disk; otherwise unchanged (and fatal).
+    static func classify(_ error: Error) -> Error {
+        if let axis = error as? AxisError, axis.code == .storageFull { return TransientStorageFailure(cause: axis) }
+        return error
     }
 }
 

@@ -8,7 +8,7 @@ public struct PosixStorage: Storage {
         let code: AxisError.Code = (err == ENOSPC || err == EDQUOT) ? .storageFull : .storageIO
         let hint: String
         switch err {
-        case ENOSPC, EDQUOT: hint = "the disk holding '\(path)' is full: free space, then restart axisd"
+        case ENOSPC, EDQUOT: hint = "the disk holding '\(path)' is full: free space"
         case EACCES, EPERM: hint = "permission denied on '\(path)': check that the axisd user owns the data directory"
         case ENOENT: hint = "'\(path)' does not exist"
         case EROFS: hint = "'\(path)' is on a read-only file system"

@@ -526,7 +526,7 @@ final class SimulatedStorage: Storage, @unchecked Sendable {
         let code: AxisError.Code = (err == ENOSPC || err == EDQUOT) ? .storageFull : .storageIO
         let hint: String
         switch err {
-        case ENOSPC, EDQUOT: hint = "the disk holding '\(path)' is full: free space, then restart axisd"
+        case ENOSPC, EDQUOT: hint = "the disk holding '\(path)' is full: free space"
         case ENOENT: hint = "'\(path)' does not exist"
         default: hint = "check the disk and the file system holding '\(path)'"
         }
