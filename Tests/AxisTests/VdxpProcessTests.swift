@@ -393,6 +393,34 @@ final class VdxpProcessTests: XCTestCase {
         XCTAssertEqual(try docIDs(try h41Client.getReceivedEdocList()), [id])
     }
 
+    // MARK: - TLS
+
+    /// `vdxp.transport: https`: the SDK's calls over TLS with the API's server certificate and no
+    /// client certificate; here with curl, the HMAC computed as the SDK computes it.
+    func testTheVDXPListenerServesHTTPSWhenConfigured() throws {
+        let work = try makeTempDirectory(self, "vdxp-tls")
+        let config = work + "/axisd.json"
+        try #"{"vdxp": {"transport": "https"}}"#.write(toFile: config, atomically: true, encoding: .utf8)
+        let daemon = try Daemon(self, data: work + "/data", ["--config", config, "--vdxp-listen", "127.0.0.1:0"])
+        defer { daemon.stop() }
+        let demo = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: daemon.data + "/demo.json")))
+                                 as? [String: Any])
+        let section = try XCTUnwrap(demo["vdxp"] as? [String: Any])
+        let url = try XCTUnwrap(section["url"] as? String)
+        XCTAssertTrue(url.hasPrefix("https://127.0.0.1:"), url)
+        let system = try XCTUnwrap((section["systems"] as? [[String: Any]])?.first { $0["agency"] as? String == h41 })
+        let systemID = try XCTUnwrap(system["systemId"] as? String), secret = try XCTUnwrap(system["secret"] as? String)
+        let signed = #"{"XroadVnpt-systemid":"\#(systemID)","XroadVnpt-timestamp":"24112026T092754+0183"}"#
+        let hash = VdxpAuthentication.signature(secret: secret, signHeader: Array(signed.utf8))
+        let reply = try runTool("curl", ["-sS", "--cacert", daemon.pki.rootCertificatePath,
+                                         "-X", "POST", "-H", "XroadVnpt-systemid: \(systemID)", "-H", "XroadVnpt-timestamp: 24112026T092754+0183",
+                                         "-H", "XroadVnpt-sign-header: \(signed)", "-H", "XroadVnpt-sign-header-key: XroadVnpt-systemid;XroadVnpt-timestamp",
+                                         "-H", "XroadVnpt-hash-header: \(hash)", "-H", "Content-Type: application/json", "-d", "{}",
+                                         url.replacingOccurrences(of: "127.0.0.1", with: "localhost") + "/getAgenciesList"])
+        XCTAssertEqual(reply.status, 0, reply.output)
+        XCTAssertTrue(reply.output.contains(#""status":"OK""#) && reply.output.contains(h41), reply.output)
+    }
+
     // MARK: - Nothing acknowledged is lost
 
     func testKillNineKeepsWhatWasAcceptedAndRetriesStayIdempotent() throws {
