@@ -17,7 +17,7 @@ let spec = CommandSpec(
     "axis-bench",
     summary: "Measures Axis components on this machine, and hosts the crash-test child.",
     subcommands: [JournalBenchmark.spec, JournalReplayCommand.spec, JournalCodecBenchmark.spec, JournalCrashChild.spec, VerifyBenchmark.spec,
-                  SubmitBenchmark.spec],
+                  SubmitBenchmark.spec, CrashLoop.spec],
     examples: ["axis-bench journal", "axis-bench journal --help"])
 
 let words = Array(CommandLine.arguments.dropFirst())
@@ -88,6 +88,12 @@ case "submit":
     run("submit") {
         let report = try SubmitBenchmark.run(command, words: words, progress: { printErr("… " + $0) })
         print(command.flag("json") ? try jsonText(report) : SubmitBenchmark.render(report))
+    }
+case "crash-loop":
+    run("crash-loop") {
+        let report = try CrashLoop.run(command, words: words, progress: { printErr("… " + $0) })
+        print(command.flag("json") ? try jsonText(report) : CrashLoop.render(report))
+        try CrashLoop.verdict(report)
     }
 default:
     // The parser only returns a bare root when it has no subcommand to run; it reports that itself.
