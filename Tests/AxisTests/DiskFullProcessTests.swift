@@ -45,6 +45,7 @@ final class DiskFullProcessTests: XCTestCase {
         XCTAssertEqual(full.status, 507, full.body)
         XCTAssertTrue(full.body.contains("storage_full") && full.body.contains("full"), full.body)
         XCTAssertGreaterThan(accepted.count, 3)
+        print("disk full after \(accepted.count) documents of \(bytes.count) bytes: \(full.status) \(full.body.prefix(120))")
         // Still full: refused again, and the daemon is still ready (a full disk is not a failed journal).
         XCTAssertEqual(try daemon.submit(document, from: g22, to: [h29], id: "still-full", signature: signature).status, 507)
         let status = try ProductProcess.run(try productPath("axisctl"), ["status", "--json", "--data", daemon.data])
