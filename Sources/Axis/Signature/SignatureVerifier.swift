@@ -124,11 +124,18 @@ public final class SignatureVerifier: @unchecked Sendable {
                                         binding: AgencyBinding?, run: inout Run) throws -> SignatureReport? {
         guard !looksLikePEM(signature), let carried = CarriedCertificates.split(signature) else { return nil }
         var hits: [(Digest256, ChainCache.Entry)] = []
+        var fingerprints: [Digest256] = []
         for range in carried.ranges {
             let fingerprint = SHA256Hasher.digest(UnsafeRawBufferPointer(rebasing: signature[range]))
+            fingerprints.append(fingerprint)
             if let entry = cache.lookup(fingerprint, now: run.now) { hits.append((fingerprint, entry)) }
         }
         guard !hits.isEmpty else { return nil }
+        // Only when every carried certificate is one already decoded (a cached signer or a certificate
+        // of its chain): an unknown one may be malformed, and then the full parse must refuse the
+        // signature, whatever the cache holds (found by fuzzing: Fuzz/failcases/cms/).
+        let known = Set(hits.flatMap { hit in [hit.0] + hit.1.chain.map(\.fingerprint) })
+        guard fingerprints.allSatisfy(known.contains) else { return nil }
         let parsed = carried.stripped.withUnsafeBytes { try? SignedData.parse($0) }
         guard let cms = parsed, cms.isSignedData, cms.isDetached, cms.signerInfos.count == 1, let signerInfo = cms.signerInfos.first,
               let (fingerprint, entry) = hits.first(where: { CMS_SignerInfo_cert_cmp(signerInfo, $0.1.chain[0].handle) == 0 }) else {
@@ -145,7 +152,16 @@ public final class SignatureVerifier: @unchecked Sendable {
                               known: (Digest256, ChainCache.Entry)? = nil) throws -> SignatureReport {
         let fingerprint = try known?.0 ?? Self.fingerprint(signerHandle)
         let cached = known?.1 ?? cache.lookup(fingerprint, now: run.now)
-        let leaf = try cached?.chain.first ?? Certificate(retaining: signerHandle)
+        let leaf: Certificate
+        if let cachedLeaf = cached?.chain.first {
+            leaf = cachedLeaf
+        } else {
+            // A certificate OpenSSL parsed but Axis cannot read (e.g. an unreadable validity period) is a
+            // rejection with its reason, not a failure to check (found by fuzzing: Fuzz/failcases/cms/).
+            do { leaf = try Certificate(retaining: signerHandle) } catch let error as AxisError {
+                return run.stop(.failed(.chain, "the signer's certificate cannot be read: \(error.message)"))
+            }
+        }
 
         // 2. Algorithms.
         let algorithms = SignedData.algorithms(signerInfo)
@@ -178,7 +194,8 @@ public final class SignatureVerifier: @unchecked Sendable {
             chainResult = ChainResult(chain: cached.chain, chainOutcome: .passed(.chain, lazy: { detail }),
                                       revocation: cached.revocation, cacheable: false)
         } else {
-            let others = try carried.filter { $0 != signerHandle }.map { try Certificate(retaining: $0) }
+            // A carried certificate Axis cannot read is left out: the chain then fails to build if it was needed.
+            let others = carried.filter { $0 != signerHandle }.compactMap { try? Certificate(retaining: $0) }
             chainResult = try buildChain(leaf: leaf, untrusted: others + trust.intermediates, now: run.now)
             if chainResult.cacheable {
                 var expires = min(Timestamp(millis: run.now.millis + policy.chainCacheMillis), leaf.notAfter)
@@ -350,7 +367,14 @@ public final class SignatureVerifier: @unchecked Sendable {
                 return 1
             }
             OpenSSLErrors.clear()
-            _ = X509_verify_cert(ctx)
+            // The callback lets every verification error through, so anything but 1 is a failure to verify
+            // at all (OpenSSL 3.0 says "internal error" for a leaf whose public key does not decode) that
+            // reached no callback: without this, no problem was collected and the chain counted as trusted
+            // (found by fuzzing: Fuzz/failcases/cms/).
+            if X509_verify_cert(ctx) != 1, collector.problems.isEmpty {
+                collector.problems.append(ErrorCollector.Problem(code: X509_V_ERR_UNSPECIFIED, depth: 0,
+                                                                 subject: leaf.subject.description, revokedOn: nil))
+            }
             OpenSSLErrors.clear()
         }
         var chain: [Certificate] = []
