@@ -91,7 +91,7 @@ public struct Submission: Sendable, Equatable {
         // must not take one of those names (the idempotency index is shared).
         if let reserved = reservedDocumentIDPrefixes.first(where: { documentID.lowercased().hasPrefix($0) }) {
             return bad("Axis-Document-Id", "must not start with \"\(reserved)\", which the axis uses for the status messages and "
-                + "delivery events it creates; choose another id")
+                + "delivery events it creates and the edXML messages of the VDXP API; choose another id")
         }
 
         var subject = ""

@@ -4,9 +4,6 @@ import Dispatch
 // edXML header, then the same ingress as the native API (idempotency, durability, the axis receipt).
 extension VdxpAPI {
     func planSend(_ head: HTTPRequestHead, _ parameters: VdxpParameters, _ caller: Caller) -> HTTPRequestPlan {
-        func refuse(_ failure: VdxpFailure) -> HTTPRequestPlan {
-            .refuse(HTTPError(failure.status, HTTPError.Code(failure.code), failure.message))
-        }
         if case .contentLength(let declared) = head.bodyFraming, declared > options.documentBytesMax + 2 {
             return refuse(VdxpFailure(.contentTooLarge, "document_too_large", "the edXML file is \(declared) bytes; this axis accepts "
                 + "at most \(options.documentBytesMax) (vdxp.maxDocumentBytes)"))
