@@ -9,6 +9,9 @@ final class HTTPServerTests: XCTestCase {
     /// SHA-256; GET /bye → "bye" with `Connection: close`. The client tests use it too.
     struct TestService: HTTPService {
         var echoBytesMax = 64 << 10
+        /// How many body streams were opened and closed (each must be closed once, however it ends).
+        let streams = Locked((opened: 0, closed: 0))
+        var onStreamClosed: @Sendable () -> Void = {}
 
         func plan(_ head: HTTPRequestHead, peer: HTTPPeer) -> HTTPRequestPlan {
             switch (head.method.rawValue, String(head.path)) {
@@ -21,6 +24,15 @@ final class HTTPServerTests: XCTestCase {
                 response.head.keepAlive = false
                 return .accept(bodyLimit: 0, handler: Fixed(response))
             case ("POST", "/echo"): return .accept(bodyLimit: echoBytesMax, handler: Echo())
+            case ("GET", "/stream"):
+                // 3,000,000 bytes pulled from a stream, as a stored document is served.
+                return .accept(bodyLimit: 0, handler: Fixed(HTTPResponse(status: .ok, length: 3_000_000,
+                                                                          stream: PatternStream(length: 3_000_000, log: streams, onClose: onStreamClosed))))
+            case ("GET", "/stream-broken"):
+                // Declares 1 MiB, fails after 200 KiB: the client must not see a complete response.
+                return .accept(bodyLimit: 0, handler: Fixed(HTTPResponse(status: .ok, length: 1 << 20,
+                                                                          stream: PatternStream(length: 1 << 20, failAfter: 200 << 10, log: streams,
+                                                                                               onClose: onStreamClosed))))
             case ("POST", "/refuse"): return .refuse(HTTPError(.forbidden, HTTPError.Code("forbidden"), "not for you"))
             default: return .refuse(HTTPError(.notFound, HTTPError.Code("not_found"), "no such route"))
             }
@@ -37,6 +49,34 @@ final class HTTPServerTests: XCTestCase {
         }
     }
 
+    /// Byte `i` of a pattern stream: what the client checks it received.
+    static func patternByte(_ i: Int) -> UInt8 { UInt8(truncatingIfNeeded: i &* 31 &+ i >> 16) }
+
+    final class PatternStream: HTTPBodyStream, @unchecked Sendable {
+        let length: Int, failAfter: Int?
+        let log: Locked<(opened: Int, closed: Int)>
+        let onClose: @Sendable () -> Void
+        var position = 0
+
+        init(length: Int, failAfter: Int? = nil, log: Locked<(opened: Int, closed: Int)>, onClose: @escaping @Sendable () -> Void) {
+            (self.length, self.failAfter, self.log, self.onClose) = (length, failAfter, log, onClose)
+            log.update { $0.opened += 1 }
+        }
+
+        func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+            if let failAfter, position >= failAfter { throw AxisError(.payloadCorrupt, "test stream fails") }
+            let n = min(buffer.count, length - position, 10_000)  // odd-sized pieces
+            for i in 0..<n { buffer[i] = HTTPServerTests.patternByte(position + i) }
+            position += n
+            return n
+        }
+
+        func close() {
+            log.update { $0.closed += 1 }
+            onClose()
+        }
+    }
+
     final class Echo: HTTPRequestHandler {
         var received: [UInt8] = []
         func body(_ chunk: UnsafeRawBufferPointer) throws { received.append(contentsOf: chunk) }
@@ -44,9 +84,13 @@ final class HTTPServerTests: XCTestCase {
     }
 
     func startServer(_ configure: (inout HTTPServer.Options) -> Void = { _ in }) throws -> (HTTPServer, UInt16) {
+        try startServer(TestService(), configure)
+    }
+
+    func startServer(_ service: TestService, _ configure: (inout HTTPServer.Options) -> Void = { _ in }) throws -> (HTTPServer, UInt16) {
         var options = HTTPServer.Options()
         configure(&options)
-        let server = HTTPServer(options: options, service: TestService())
+        let server = HTTPServer(options: options, service: service)
         let port = try server.start()
         addTeardownBlock { server.stop() }
         return (server, port)
@@ -162,6 +206,52 @@ final class HTTPServerTests: XCTestCase {
         XCTAssertEqual(try client.response().map { String(decoding: $0.body, as: UTF8.self) }, "later")
         XCTAssertEqual(try client.response().map { String(decoding: $0.body, as: UTF8.self) }, "hello")
         XCTAssertEqual(try client.response().map { String(decoding: $0.body, as: UTF8.self) }, "abc")
+    }
+
+    /// A streamed body arrives byte for byte (3 MB: far more than the socket buffers, so the server
+    /// must wait for the client to read and come back), the stream is closed, and the connection
+    /// then serves the request pipelined behind it.
+    func testStreamedBodyArrivesWholeAndTheConnectionGoesOn() throws {
+        let service = TestService()
+        let (_, port) = try startServer(service)
+        let client = try RawClient(port: port)
+        client.parser = HTTPResponseParser(limits: { var l = HTTPLimits(); l.bodyBytesMax = 8 << 20; return l }())
+        client.send("GET /stream HTTP/1.1\r\nHost: x\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        let streamed = try XCTUnwrap(try client.response())
+        XCTAssertEqual(streamed.head.status, .ok)
+        XCTAssertEqual(streamed.body.count, 3_000_000)
+        XCTAssertNil(streamed.body.indices.first { streamed.body[$0] != Self.patternByte($0) }, "every byte as the stream made it")
+        XCTAssertEqual(try client.response().map { String(decoding: $0.body, as: UTF8.self) }, "hello")
+        XCTAssertEqual(service.streams.read { $0.opened }, 1)
+        XCTAssertEqual(service.streams.read { $0.closed }, 1)
+    }
+
+    /// A stream that fails half-way ends the connection: the client gets fewer bytes than the
+    /// Content-Length promised (never a complete-looking response), and the stream is closed.
+    func testAStreamThatFailsEndsTheConnectionShortOfItsLength() throws {
+        let service = TestService()
+        let (_, port) = try startServer(service)
+        let client = try RawClient(port: port)
+        client.send("GET /stream-broken HTTP/1.1\r\nHost: x\r\n\r\n")
+        XCTAssertNil(try client.response(), "the server closes before the body it declared is complete")
+        XCTAssertTrue(client.closedByServer())
+        XCTAssertEqual(service.streams.read { $0.closed }, 1)
+    }
+
+    /// A client that closes while a large body is still going out: the stream is closed too.
+    func testAClientLeavingMidStreamClosesTheStream() throws {
+        var service = TestService()
+        let closed = expectation(description: "the stream is closed")
+        service.onStreamClosed = { closed.fulfill() }
+        let (_, port) = try startServer(service)
+        do {
+            let client = try RawClient(port: port)
+            client.send("GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
+            var buffer = [UInt8](repeating: 0, count: 1000)
+            XCTAssertGreaterThan(read(client.fd, &buffer, buffer.count), 0)
+        }  // the client is released: its socket closes with most of the body unread
+        wait(for: [closed], timeout: 10)
+        XCTAssertEqual(service.streams.read { $0.closed }, 1)
     }
 
     func testExpectContinue() throws {

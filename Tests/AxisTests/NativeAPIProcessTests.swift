@@ -258,6 +258,47 @@ final class NativeAPIProcessTests: XCTestCase {
         XCTAssertEqual(trace.status, 404)
     }
 
+    /// A document far larger than what axisd may hold in memory goes in and comes out streamed:
+    /// 64 MiB submitted with `curl -T` (which streams too) and fetched back byte for byte, while
+    /// axisd's peak resident memory grows by less than 40 MiB (it would grow by at least the
+    /// document's size if either direction buffered it). The 1 GiB figure is in docs/PERFORMANCE.md.
+    func testLargeDocumentStreamsInAndOutInBoundedMemory() throws {
+        let daemon = try Daemon(self)
+        defer { daemon.stop() }
+        let work = try makeTempDirectory(self, "large")
+        let file = work + "/large.bin"
+        let made = try runTool("dd", ["if=/dev/urandom", "of=\(file)", "bs=1048576", "count=64", "status=none"])
+        XCTAssertEqual(made.status, 0, made.output)
+        let signature = try daemon.opensslSign(file, as: g22)
+        let peakBefore = try peakResidentBytes(daemon.process.pid)
+
+        let submitted = try daemon.curl(g22, ["-X", "POST", "-T", file, "-H", "Axis-From: \(g22)", "-H", "Axis-To: \(h29)",
+                                              "-H", "Axis-Document-Id: large-1", "-H", "Axis-Signature: \(signature)"],
+                                        path: "/v1/documents")
+        XCTAssertEqual(submitted.status, 201, submitted.body)
+        let id = try XCTUnwrap(try json(submitted.body)["id"] as? String)
+        let fetched = work + "/fetched.bin"
+        let fetch = try runTool("curl", ["-s", "-o", fetched, "-w", "%{http_code}"] + daemon.tlsArguments(h29)
+                                + [daemon.url + "/v1/documents/\(id)/content"])
+        XCTAssertEqual(fetch.output.trimmingCharacters(in: .whitespacesAndNewlines), "200")
+        let sums = try runTool("sha256sum", [file, fetched])
+        let digests = sums.output.split(separator: "\n").map { $0.prefix(64) }
+        XCTAssertEqual(digests.count, 2, sums.output)
+        XCTAssertEqual(digests.first, digests.last, "the fetched bytes are the submitted bytes")
+        XCTAssertEqual((try json(submitted.body)["sha256"] as? String).map { Substring($0) }, digests.first)
+
+        let grew = try peakResidentBytes(daemon.process.pid) - peakBefore
+        XCTAssertLessThan(grew, 40 << 20, "axisd's peak RSS grew by \(grew >> 20) MiB for a 64 MiB document in and out")
+    }
+
+    /// VmHWM of `pid`: the most resident memory it has had, in bytes.
+    func peakResidentBytes(_ pid: pid_t) throws -> Int {
+        let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+        let line = try XCTUnwrap(status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") })
+        let kilobytes = try XCTUnwrap(Int(line.dropFirst("VmHWM:".count).filter(\.isNumber)))
+        return kilobytes * 1024
+    }
+
     func testKillNineDuringSubmissionsLosesNothingReceipted() throws {
         let work = try makeTempDirectory(self, "kill")
         let data = work + "/data"

@@ -156,11 +156,13 @@ extension NativeAPI {
         .accept(bodyLimit: 0, handler: CollectBody(workers: workers) { [core] _, responder in
             let d = document.accepted
             do {
-                let bytes = try core.payloads.read(d.payload)
+                // The document streams from its payload file as the client reads it (a 1 GB document
+                // costs one 64 KiB piece of memory); the signature, a few KiB, goes in a header.
+                let content = try core.payloads.openReader(d.payload)
                 let signature = try d.signature.map { try core.payloads.read($0) }
                 var headers = HTTPHeaders()
                 for (name, value) in DocumentHeaders.fields(d, signature: signature) { headers.add(name, value) }
-                responder.respond(HTTPResponse(status: .ok, headers: headers, body: bytes))
+                responder.respond(HTTPResponse(status: .ok, headers: headers, length: d.payload.length, stream: content))
             } catch {
                 responder.respond(HTTPResponse(error: HTTPError(.internalServerError, HTTPError.Code("payload_unreadable"),
                     "the stored bytes of \(d.id) could not be read (\(error)); an operator must check the data directory")))

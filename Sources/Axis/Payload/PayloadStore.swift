@@ -159,10 +159,16 @@ public final class PayloadStore: @unchecked Sendable {
     }
 
     /// Streams a payload in chunks of at most `chunkBytes`, verifying the header first and the
-    /// SHA-256 at the end: a mismatch throws `.payloadCorrupt` after the last chunk, so a caller
-    /// forwarding bytes must treat the transfer as failed.
+    /// SHA-256 at the end: on a mismatch the last chunk is not handed out and `.payloadCorrupt` is
+    /// thrown instead, so a caller forwarding bytes never completes a transfer of altered bytes.
     public func read(_ ref: PayloadRef, chunkBytes: Int, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
         try Self.read(ref, directory: directory, storage: storage, chunkBytes: chunkBytes, body)
+    }
+
+    /// Opens a payload for reading piece by piece, at the reader's pace (an HTTP response streaming
+    /// a large document to a slow client). The header is checked now, the SHA-256 as the last piece is read.
+    public func openReader(_ ref: PayloadRef) throws -> PayloadReader {
+        try Self.openReader(ref, directory: directory, storage: storage)
     }
 
     /// Reads a payload without opening the store for writing (offline tools: `axisctl verify`, `export`).
@@ -175,39 +181,32 @@ public final class PayloadStore: @unchecked Sendable {
 
     public static func read(_ ref: PayloadRef, directory: String, storage: any Storage, chunkBytes: Int,
                             _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        let reader = try openReader(ref, directory: directory, storage: storage)
+        defer { reader.close() }
+        var buffer = [UInt8](repeating: 0, count: max(1, min(chunkBytes, Int(min(ref.length, 1 << 24)))))
+        while true {
+            let got = try buffer.withUnsafeMutableBytes { try reader.read(into: $0) }
+            if got == 0 { return }
+            try buffer.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<got])) }
+        }
+    }
+
+    static func openReader(_ ref: PayloadRef, directory: String, storage: any Storage) throws -> PayloadReader {
         let path = PathJoin.join(directory, Self.segmentName(ref.segment))
         guard storage.fileExists(path) else {
             throw AxisError(.payloadMissing, "payload file '\(path)' is missing: restore the data directory from a backup")
         }
         let file = try storage.open(path, mode: .readOnly)
-        defer { file.close() }
-        let header = try file.read(count: Self.headerSize, at: ref.offset)
-        guard header == Self.header(length: ref.length, sha256: ref.sha256) else {
-            throw AxisError(.payloadCorrupt,
-                "payload header at '\(path)' offset \(ref.offset) does not match the journal's reference (\(ref.sha256.hex.prefix(16))…)")
-        }
-        let hasher = SHA256Hasher()
-        var buffer = [UInt8](repeating: 0, count: max(1, min(chunkBytes, Int(min(ref.length, 1 << 24)))))
-        var done: UInt64 = 0
-        while done < ref.length {
-            let want = Int(min(UInt64(buffer.count), ref.length - done))
-            let got = try buffer.withUnsafeMutableBytes {
-                try file.readFully(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<want]),
-                                   at: ref.offset + UInt64(Self.headerSize) + done)
+        do {
+            guard try file.read(count: Self.headerSize, at: ref.offset) == Self.header(length: ref.length, sha256: ref.sha256) else {
+                throw AxisError(.payloadCorrupt,
+                    "payload header at '\(path)' offset \(ref.offset) does not match the journal's reference (\(ref.sha256.hex.prefix(16))…)")
             }
-            guard got == want else {
-                throw AxisError(.payloadCorrupt, "payload at '\(path)' offset \(ref.offset) is truncated after \(done + UInt64(got)) of \(ref.length) bytes")
-            }
-            try buffer.withUnsafeBytes {
-                let chunk = UnsafeRawBufferPointer(rebasing: $0[0..<want])
-                hasher.update(chunk)
-                try body(chunk)
-            }
-            done += UInt64(want)
+        } catch {
+            file.close()
+            throw error
         }
-        guard hasher.finish() == ref.sha256 else {
-            throw AxisError(.payloadCorrupt, "payload at '\(path)' offset \(ref.offset) does not match its SHA-256: the stored bytes were altered or damaged")
-        }
+        return PayloadReader(file: file, ref: ref, start: ref.offset + UInt64(Self.headerSize))
     }
 }
 
@@ -398,5 +397,45 @@ public final class PayloadStream {
         file?.close()
         file = nil
         try? storage.remove(path)
+    }
+}
+
+/// One payload read in order, a piece at a time (`PayloadStore.openReader`). Hashes what it reads
+/// and checks the SHA-256 before handing out the last piece: altered bytes make the last `read`
+/// throw, so a reader forwarding pieces never completes a transfer of bytes that do not match.
+/// Used by one thread at a time (the connection that streams it); `close` releases the file.
+public final class PayloadReader: @unchecked Sendable {
+    public let ref: PayloadRef
+    private var file: (any StorageFile)?
+    private let start: UInt64
+    private var done: UInt64 = 0
+    private let hasher = SHA256Hasher()
+
+    init(file: any StorageFile, ref: PayloadRef, start: UInt64) {
+        (self.file, self.ref, self.start) = (file, ref, start)
+    }
+
+    deinit { file?.close() }
+
+    /// Fills `buffer` with the next bytes; 0 once every byte was read.
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        guard let file, done < ref.length, buffer.count > 0 else { return 0 }
+        let want = Int(min(UInt64(buffer.count), ref.length - done))
+        let target = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want])
+        let got = try file.readFully(into: target, at: start + done)
+        guard got == want else {
+            throw AxisError(.payloadCorrupt, "payload at '\(file.path)' offset \(ref.offset) is truncated after \(done + UInt64(got)) of \(ref.length) bytes")
+        }
+        hasher.update(UnsafeRawBufferPointer(target))
+        done += UInt64(want)
+        if done == ref.length, hasher.finish() != ref.sha256 {
+            throw AxisError(.payloadCorrupt, "payload at '\(file.path)' offset \(ref.offset) does not match its SHA-256: the stored bytes were altered or damaged")
+        }
+        return want
+    }
+
+    public func close() {
+        file?.close()
+        file = nil
     }
 }

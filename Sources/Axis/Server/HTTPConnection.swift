@@ -25,6 +25,10 @@ final class HTTPConnection: Selectable, @unchecked Sendable {
     private var inputEnd = 0
     private var output: [UInt8] = []
     private var outputSent = 0
+    /// A response body still coming from its stream, and how many of its bytes are still to come.
+    private var stream: (source: any HTTPBodyStream, remaining: UInt64)?
+    /// Where a streamed body's pieces are read before they join `output` (allocated per stream).
+    private var streamBuffer: [UInt8] = []
     private var handler: HTTPRequestHandler?
     private var requestVersion = HTTPVersion.http1_1
     private var requestKeepAlive = true
@@ -70,7 +74,7 @@ final class HTTPConnection: Selectable, @unchecked Sendable {
                 // The client stopped sending while its request is with the service: answer, then close.
                 peerFinished = true
                 closedFlag.update { $0 = true }
-                setInterest(output.isEmpty ? 0 : IOEvents.writable)
+                setInterest(output.isEmpty && stream == nil ? 0 : IOEvents.writable)
             } else if state == .reading && !closeAfterWrite {
                 // After a `Connection: close` response nothing more is read: a pipelined request behind
                 // it would be served and its answer dropped.
@@ -184,19 +188,67 @@ final class HTTPConnection: Selectable, @unchecked Sendable {
 
     // MARK: Writing
 
-    /// Writes the service's response, then goes back to reading (keep-alive) or closes.
+    /// Writes the service's response, then goes back to reading (keep-alive) or closes. A streamed
+    /// body keeps the connection responding until its last byte is written (see `pump`).
     private func send(_ response: HTTPResponse) {
-        guard state == .responding else { return }
+        guard state == .responding else {
+            response.bodyStream?.close()
+            return
+        }
         var head = response.head
         head.keepAlive = head.keepAlive && requestKeepAlive && !peerFinished && !context.draining
         head.write(into: &output, peerVersion: requestVersion)
         output += response.body
         closeAfterWrite = !head.keepAlive
+        if let source = response.bodyStream {
+            guard case .contentLength(let length) = head.bodyFraming else {
+                source.close()
+                return close()
+            }
+            stream = (source, UInt64(length))
+            streamBuffer = [UInt8](repeating: 0, count: Self.streamChunkBytes)
+            // A client that stops reading is dropped after the body idle time, as one that stops sending.
+            deadline = SystemClock.monotonicNanos() + context.options.bodyIdleTimeoutNanos
+        } else {
+            endResponse()
+        }
+        flush()
+        if state == .reading && !closeAfterWrite { readAvailable() }
+    }
+
+    /// The response is complete (its last byte handed to `output`): back to reading the next request.
+    private func endResponse() {
         state = .reading
         requestPath = nil
         deadline = SystemClock.monotonicNanos() + context.options.keepAliveIdleNanos
-        flush()
-        if state == .reading && !closeAfterWrite { readAvailable() }
+    }
+
+    /// Bytes of a streamed body read per step, and steps per `flush` before other connections on
+    /// this loop get their turn (the loop comes back at once: the socket is still writable).
+    static let streamChunkBytes = 64 << 10
+    static let streamChunksPerTurn = 16
+
+    /// Puts the stream's next piece in `output`, or ends the response after its last byte. Returns
+    /// false when the stream failed or ended short of its length: the connection is then closed, so
+    /// the client sees a truncated body, never a complete-looking wrong one.
+    private func pump() -> Bool {
+        guard let (source, remaining) = stream else { return true }
+        if remaining == 0 {
+            stream = nil
+            streamBuffer = []
+            source.close()
+            endResponse()
+            return true
+        }
+        let want = Int(min(UInt64(streamBuffer.count), remaining))
+        let got = try? streamBuffer.withUnsafeMutableBytes { try source.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<want])) }
+        guard let got, got > 0, got <= want else {
+            close()
+            return false
+        }
+        output.append(contentsOf: streamBuffer[0..<got])
+        stream = (source, remaining - UInt64(got))
+        return true
     }
 
     /// Answers with `error` and closes once it is written (the connection's framing is not trusted after).
@@ -216,22 +268,34 @@ final class HTTPConnection: Selectable, @unchecked Sendable {
     }
 
     private func flush() {
-        while outputSent < output.count {
-            let outcome = output.withUnsafeBytes { transport.write(UnsafeRawBufferPointer(rebasing: $0[outputSent...])) }
-            switch outcome {
-            case .bytes(let n): outputSent += n
-            case .wantWrite:
-                setInterest(IOEvents.writable | (state == .reading ? IOEvents.readable : 0))
-                return
-            case .wantRead:
-                setInterest(IOEvents.readable)
-                return
-            case .closed, .failed:
-                return close()
+        var chunks = 0
+        while true {
+            while outputSent < output.count {
+                let outcome = output.withUnsafeBytes { transport.write(UnsafeRawBufferPointer(rebasing: $0[outputSent...])) }
+                switch outcome {
+                case .bytes(let n):
+                    outputSent += n
+                    if stream != nil { deadline = SystemClock.monotonicNanos() + context.options.bodyIdleTimeoutNanos }
+                case .wantWrite:
+                    setInterest(IOEvents.writable | (state == .reading ? IOEvents.readable : 0))
+                    return
+                case .wantRead:
+                    setInterest(IOEvents.readable)
+                    return
+                case .closed, .failed:
+                    return close()
+                }
             }
+            output.removeAll(keepingCapacity: output.capacity <= 2 * Self.streamChunkBytes)
+            outputSent = 0
+            guard stream != nil else { break }
+            chunks += 1
+            if chunks > Self.streamChunksPerTurn {
+                setInterest(IOEvents.writable | (peerFinished ? 0 : IOEvents.readHangup))
+                return
+            }
+            guard pump() else { return }
         }
-        output.removeAll(keepingCapacity: output.capacity <= 64 << 10)
-        outputSent = 0
         if closeAfterWrite { return close() }
         // A response that was still going out when the server began draining: done now, so close.
         if context.draining && state == .reading && parser.stage == .idle && inputStart == inputEnd { return close() }
@@ -276,6 +340,11 @@ final class HTTPConnection: Selectable, @unchecked Sendable {
         state = .closed
         closedFlag.update { $0 = true }
         handler = nil
+        if let (source, _) = stream {
+            stream = nil
+            streamBuffer = []
+            source.close()
+        }
         loop.remove(self)
         transport.close()
         context.connectionClosed(self)

@@ -44,14 +44,23 @@ public protocol HTTPRequestHandler: AnyObject {
     func end(_ responder: HTTPResponder)
 }
 
-/// A complete response: head and body bytes.
+/// A response: head and body bytes, or a head and a stream of `length` body bytes that the
+/// connection pulls as the client reads (a 1 GB document is never in memory).
 public struct HTTPResponse: Sendable {
     public var head: HTTPResponseHead
     public var body: [UInt8]
+    public var bodyStream: (any HTTPBodyStream)?
 
     public init(status: HTTPStatus, headers: HTTPHeaders = [:], body: [UInt8] = []) {
         head = HTTPResponseHead(status: status, headers: headers, bodyFraming: .contentLength(body.count))
         self.body = body
+    }
+
+    /// A body of exactly `length` bytes read from `stream`.
+    public init(status: HTTPStatus, headers: HTTPHeaders = [:], length: UInt64, stream: any HTTPBodyStream) {
+        head = HTTPResponseHead(status: status, headers: headers, bodyFraming: .contentLength(Int(clamping: length)))
+        body = []
+        bodyStream = stream
     }
 
     /// `{"error":{"code":…,"message":…}}` with the error's status.
@@ -67,6 +76,20 @@ public struct HTTPResponse: Sendable {
         return HTTPResponse(status: status, headers: headers, body: Array(value.encoded(asciiOnly: true).utf8))
     }
 }
+
+/// A response body the connection pulls a piece at a time, on its loop thread, whenever the client
+/// has taken the previous piece (so memory is one piece per connection, whatever the size, and a
+/// slow reader slows the reads, not the server). A `read` that throws, or a stream that ends short
+/// of the declared length, ends the connection: the client sees a body shorter than its
+/// Content-Length, never a complete-looking wrong one. `close` is called exactly once, however the
+/// response ends.
+public protocol HTTPBodyStream: AnyObject, Sendable {
+    /// Fills `buffer` with the next bytes; 0 at the end.
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int
+    func close()
+}
+
+extension PayloadReader: HTTPBodyStream {}
 
 /// Sends the one response to one request, from any thread; later calls are ignored.
 public final class HTTPResponder: @unchecked Sendable {
