@@ -93,6 +93,72 @@ final class QueueStateTests: XCTestCase {
         XCTAssertEqual(state.ready(for: h29, at: t0, limit: 3), [doc(5), doc(4), doc(3)])
     }
 
+    /// The accepted and receipt-issued events are made when the trace is read, not stored: they must
+    /// read as before and sit at their place in sequence order among the stored events.
+    func testTraceShowsAcceptanceAndReceiptInSequenceOrder() throws {
+        var state = QueueState()
+        var record = DocumentAccepted(id: doc(1), sender: g22, recipients: [h29], senderDocumentID: "s-1",
+                                      payload: PayloadRef(sha256: .zero, length: 7, segment: 1, offset: 0), acceptedAt: t0)
+        record.signerSubject = "CN=Văn phòng Chính phủ (demo)"
+        state.apply(.documentAccepted(record), sequence: 1)
+        // The receipt is journaled after the reply, so a lease can come first.
+        state.apply(.deliveryLeased(DeliveryLeased(document: doc(1), recipient: h29, at: t0, until: t0, actor: .agency(h29))), sequence: 2)
+        let receipt = PayloadRef(sha256: .zero, length: 9, segment: 2, offset: 64)
+        state.apply(.receiptIssued(ReceiptIssued(document: doc(1), at: Timestamp(millis: t0.millis + 5), receipt: receipt)), sequence: 3)
+        state.apply(.deliveryAcknowledged(DeliveryAcknowledged(document: doc(1), recipient: h29, at: t0, actor: .agency(h29))), sequence: 4)
+
+        let document = try XCTUnwrap(state.documents[doc(1)])
+        XCTAssertEqual(document.receipt, receipt)
+        XCTAssertEqual(document.events.map(\.event), ["accepted", "leased", "receipt-issued", "acknowledged"])
+        XCTAssertEqual(document.events.map(\.sequence), [1, 2, 3, 4])
+        XCTAssertEqual(document.events[0].actor, .agency(g22))
+        XCTAssertEqual(document.events[0].detail, "document from 000.00.00.G22 to 000.00.00.H29, 7 bytes, sha256 "
+                       + String(repeating: "0", count: 64) + ", signed by CN=Văn phòng Chính phủ (demo)")
+        XCTAssertEqual(document.events[2].at, Timestamp(millis: t0.millis + 5))
+        XCTAssertEqual(document.events[2].detail, "the axis signed its acceptance receipt")
+        XCTAssertEqual(state.anomalies, 0)
+    }
+
+    /// Documents and deliveries keep their data in shared boxes: a copy of the state must not see
+    /// changes made to the original afterwards (value semantics, as before the boxes).
+    func testCopiesOfTheStateDoNotShareLaterChanges() {
+        var state = QueueState()
+        state.apply(accepted(1, to: [h29]), sequence: 1)
+        let copy = state
+        state.apply(.deliveryLeased(DeliveryLeased(document: doc(1), recipient: h29, at: t0, until: t0, actor: .agency(h29))), sequence: 2)
+        state.apply(.deliveryFailed(DeliveryFailed(document: doc(1), recipient: h29, at: t0, attempt: 1, reason: "503", retryAt: t0)),
+                    sequence: 3)
+        XCTAssertEqual(copy.documents[doc(1)]?.events.map(\.event), ["accepted"])
+        XCTAssertEqual(copy.delivery(doc(1), h29)?.lastError, "")
+        XCTAssertEqual(state.documents[doc(1)]?.events.map(\.event), ["accepted", "leased", "push-failed"])
+        XCTAssertEqual(state.delivery(doc(1), h29)?.lastError, "503")
+        XCTAssertNotEqual(copy, state)
+
+        var delivery = QueueState.Delivery()
+        delivery.lastStatus = "03"
+        XCTAssertNotEqual(delivery, QueueState.Delivery())
+        delivery.lastStatus = ""
+        XCTAssertEqual(delivery, QueueState.Delivery(), "clearing every note gives back a plain delivery")
+    }
+
+    /// Interning shares equal strings between documents, and must never swap a string for another
+    /// with other bytes: "é" precomposed and "e" + combining acute are equal as Swift strings.
+    func testInterningKeepsEachDocumentsExactBytes() {
+        let precomposed = "CN=Nguy\u{1EC5}n Th\u{1ECB} \u{00C9}n (demo signer)"
+        let decomposed = "CN=Nguy\u{1EC5}n Th\u{1ECB} E\u{0301}n (demo signer)"
+        XCTAssertEqual(precomposed, decomposed, "Swift compares them canonically")
+        var state = QueueState()
+        for (n, subject) in [precomposed, decomposed, precomposed].enumerated() {
+            var record = DocumentAccepted(id: doc(UInt64(n + 1)), sender: g22, recipients: [h29], senderDocumentID: "s-\(n)",
+                                          payload: PayloadRef(sha256: .zero, length: 1, segment: 1, offset: 0), acceptedAt: t0)
+            record.signerSubject = subject
+            state.apply(.documentAccepted(record), sequence: UInt64(n + 1))
+        }
+        let subjects = (1...3).map { Array(state.documents[doc(UInt64($0))]?.accepted.signerSubject.utf8 ?? "".utf8) }
+        XCTAssertEqual(subjects, [Array(precomposed.utf8), Array(decomposed.utf8), Array(precomposed.utf8)])
+        XCTAssertNotEqual(subjects[0], subjects[1])
+    }
+
     /// The journal is the source of truth: folding records as they become durable (live) and
     /// folding them again on reopen (replay) must give the same state.
     func testReplayRebuildsExactlyTheLiveState() throws {

@@ -70,7 +70,7 @@ final class SubmissionTests: XCTestCase {
         let document = QueueState.Document(
             accepted: DocumentAccepted(id: id, sender: try! AgencyCode("000.00.00.G22"), recipients: [h29, h41], senderDocumentID: "x",
                                        payload: PayloadRef(sha256: sha, length: 1, segment: 1, offset: 0), acceptedAt: Timestamp(millis: 0)),
-            sequence: 1, chain: .zero, receipt: nil, events: [])
+            sequence: 1, chain: .zero)
         XCTAssertEqual(SubmissionDecision.decide(existing: nil, sha256: sha, recipients: [h29]), .accept)
         XCTAssertEqual(SubmissionDecision.decide(existing: document, sha256: sha, recipients: [h41, h29]), .duplicate(id))
         guard case .conflict = SubmissionDecision.decide(existing: document, sha256: .zero, recipients: [h29, h41]) else {

@@ -26,17 +26,23 @@ public struct QueueState: Equatable, Sendable {
             }
         }
 
-        public var name: String {
+        public var name: String { Self.names[ordinal] }
+
+        /// Every state's name, by `ordinal`.
+        static let names = ["queued", "leased", "in-flight", "deferred", "held", "delivered", "acknowledged", "expired", "deleted"]
+
+        /// The state's place in `names` (the fold counts deliveries per state in an array by it).
+        var ordinal: Int {
             switch self {
-            case .queued: return "queued"
-            case .leased: return "leased"
-            case .inFlight: return "in-flight"
-            case .deferred: return "deferred"
-            case .held: return "held"
-            case .delivered: return "delivered"
-            case .acknowledged: return "acknowledged"
-            case .expired: return "expired"
-            case .deleted: return "deleted"
+            case .queued: return 0
+            case .leased: return 1
+            case .inFlight: return 2
+            case .deferred: return 3
+            case .held: return 4
+            case .delivered: return 5
+            case .acknowledged: return 6
+            case .expired: return 7
+            case .deleted: return 8
             }
         }
     }
@@ -50,24 +56,145 @@ public struct QueueState: Equatable, Sendable {
         }
     }
 
+    /// Per (document, recipient): 24 bytes inline. The rarely set notes (last error, last status,
+    /// the recipient's receipt) live in a shared immutable box, so the deliveries that have none —
+    /// nearly all of a large queue — pay 8 bytes for them (docs/PERFORMANCE.md, memory per document).
     public struct Delivery: Equatable, Sendable {
         public var state: DeliveryState = .queued
         public var attempts: UInt32 = 0
-        public var lastError: String = ""
+        private var notes: Notes?
+
+        public var lastError: String {
+            get { notes?.lastError ?? "" }
+            set { notes = Notes.make(lastError: newValue, lastStatus: lastStatus, receipt: receipt) }
+        }
         /// The latest processing status the recipient reported (edXML code), empty if none.
-        public var lastStatus: String = ""
-        public var receipt: PayloadRef?
+        public var lastStatus: String {
+            get { notes?.lastStatus ?? "" }
+            set { notes = Notes.make(lastError: lastError, lastStatus: newValue, receipt: receipt) }
+        }
+        public var receipt: PayloadRef? {
+            get { notes?.receipt }
+            set { notes = Notes.make(lastError: lastError, lastStatus: lastStatus, receipt: newValue) }
+        }
+
+        public static func == (a: Delivery, b: Delivery) -> Bool {
+            a.state == b.state && a.attempts == b.attempts && a.lastError == b.lastError && a.lastStatus == b.lastStatus
+                && a.receipt == b.receipt
+        }
+
+        /// Immutable: a change makes a new box, so copies of a `Delivery` never see each other's changes.
+        private final class Notes: Sendable {
+            let lastError: String
+            let lastStatus: String
+            let receipt: PayloadRef?
+
+            private init(lastError: String, lastStatus: String, receipt: PayloadRef?) {
+                (self.lastError, self.lastStatus, self.receipt) = (lastError, lastStatus, receipt)
+            }
+
+            static func make(lastError: String, lastStatus: String, receipt: PayloadRef?) -> Notes? {
+                lastError.isEmpty && lastStatus.isEmpty && receipt == nil
+                    ? nil : Notes(lastError: lastError, lastStatus: lastStatus, receipt: receipt)
+            }
+        }
     }
 
+    /// An accepted document: its acceptance record, where it sits in the journal, its receipt and
+    /// its trace. One pointer inline, so a dictionary of a million documents moves 8 bytes per entry
+    /// when it grows, not the record; copy-on-write, so it is a value like the rest of the state.
+    /// The two events every document has (accepted, receipt issued) are not kept as text but made
+    /// when the trace is read: replay does not format a million strings nobody may ask for.
     public struct Document: Equatable, Sendable {
-        public var accepted: DocumentAccepted
+        public var accepted: DocumentAccepted { storage.accepted }
         /// Journal sequence of the accepting record: the queue order.
-        public var sequence: UInt64
+        public var sequence: UInt64 { storage.sequence }
         /// The journal's chain hash after the accepting record (what the receipt signs).
-        public var chain: Digest256
-        public var receipt: PayloadRef?
+        public var chain: Digest256 { storage.chain }
+        public var receipt: PayloadRef? { storage.receipt?.ref }
+
         /// Everything that happened to the document, oldest first: the trace the API and axisctl show.
-        public var events: [TraceEvent]
+        public var events: [TraceEvent] {
+            var events = [TraceEvent(sequence: sequence, at: accepted.acceptedAt, event: "accepted", recipient: nil,
+                                     actor: .agency(accepted.sender), detail: Self.acceptedDetail(accepted))]
+            var later = storage.events
+            if let receipt = storage.receipt {
+                let event = TraceEvent(sequence: receipt.sequence, at: receipt.at, event: "receipt-issued", recipient: nil,
+                                       actor: .system, detail: Self.receiptDetail)
+                later.insert(event, at: later.firstIndex { $0.sequence > receipt.sequence } ?? later.endIndex)
+            }
+            events += later
+            return events
+        }
+
+        private var storage: Storage
+
+        init(accepted: DocumentAccepted, sequence: UInt64, chain: Digest256) {
+            storage = Storage(accepted: accepted, sequence: sequence, chain: chain)
+        }
+
+        /// Records the axis's receipt. A second one (only a bug could journal it) replaces the
+        /// first and shows on the trace where it happened, as every record does.
+        mutating func issueReceipt(_ ref: PayloadRef, sequence: UInt64, at: Timestamp) {
+            unique()
+            if storage.receipt != nil {
+                storage.events.append(TraceEvent(sequence: sequence, at: at, event: "receipt-issued", recipient: nil,
+                                                 actor: .system, detail: Self.receiptDetail))
+                storage.receipt?.ref = ref
+            } else {
+                storage.receipt = (ref, sequence, at)
+            }
+        }
+
+        mutating func append(_ event: TraceEvent) {
+            unique()
+            storage.events.append(event)
+        }
+
+        public static func == (a: Document, b: Document) -> Bool {
+            a.storage === b.storage
+                || (a.accepted == b.accepted && a.sequence == b.sequence && a.chain == b.chain && a.receipt == b.receipt
+                    && a.events == b.events)
+        }
+
+        static let receiptDetail = "the axis signed its acceptance receipt"
+
+        static func acceptedDetail(_ r: DocumentAccepted) -> String {
+            let how: String
+            switch r.messageType {
+            case .document: how = "document"
+            case .status: how = "status \(r.statusCode) message"
+            case .event: how = "delivery event '\(r.statusCode)'"
+            }
+            return "\(how) from \(r.sender) to \(r.recipients.map(\.rawValue).joined(separator: ",")), "
+                + "\(r.payload.length) bytes, sha256 \(r.payload.sha256.hex)"
+                + (r.signerSubject.isEmpty ? "" : ", signed by \(r.signerSubject)")
+                + (r.edxml.map(QueueState.edxmlDetail) ?? "")
+        }
+
+        private mutating func unique() {
+            if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
+        }
+
+        /// Changed only through `unique()`, that is when no other `Document` shares it: what makes
+        /// the unchecked Sendable sound (the same rule as the standard library's own buffers).
+        private final class Storage: @unchecked Sendable {
+            let accepted: DocumentAccepted
+            let sequence: UInt64
+            let chain: Digest256
+            var receipt: (ref: PayloadRef, sequence: UInt64, at: Timestamp)?
+            var events: [TraceEvent] = []
+
+            init(accepted: DocumentAccepted, sequence: UInt64, chain: Digest256) {
+                (self.accepted, self.sequence, self.chain) = (accepted, sequence, chain)
+            }
+
+            func copy() -> Storage {
+                let copy = Storage(accepted: accepted, sequence: sequence, chain: chain)
+                (copy.receipt, copy.events) = (receipt, events)
+                return copy
+            }
+        }
     }
 
     /// One line of a document's trace: what happened, to which recipient, when, by whom, and why.
@@ -82,9 +209,27 @@ public struct QueueState: Equatable, Sendable {
         public var detail: String
     }
 
+    /// The idempotency key. Its hash is computed once, when the key is made: the index of a million
+    /// documents rehashes every key each time it grows, and hashing an Int is far cheaper than
+    /// hashing two strings again.
     public struct SenderKey: Hashable, Sendable {
-        public var sender: AgencyCode
-        public var senderDocumentID: String
+        public let sender: AgencyCode
+        public let senderDocumentID: String
+        private let hash: Int
+
+        public init(sender: AgencyCode, senderDocumentID: String) {
+            (self.sender, self.senderDocumentID) = (sender, senderDocumentID)
+            var hasher = Hasher()
+            hasher.combine(sender)
+            hasher.combine(senderDocumentID)
+            hash = hasher.finalize()
+        }
+
+        public static func == (a: SenderKey, b: SenderKey) -> Bool {
+            a.hash == b.hash && a.sender == b.sender && a.senderDocumentID == b.senderDocumentID
+        }
+
+        public func hash(into hasher: inout Hasher) { hasher.combine(hash) }
     }
 
     public private(set) var documents: [DocumentID: Document] = [:]
@@ -101,9 +246,9 @@ public struct QueueState: Equatable, Sendable {
     /// edXML documents by their MessageHeader/DocumentId, oldest first: how a revocation, update or
     /// status that names a DocumentId finds the document(s) it is about.
     public private(set) var edxmlDocuments: [String: [DocumentID]] = [:]
-    /// How many deliveries are in each state (by `DeliveryState.name`), kept as records are folded
+    /// How many deliveries are in each state (by `DeliveryState.ordinal`), kept as records are folded
     /// so metrics and status read it without walking every delivery.
-    public private(set) var stateCounts: [String: Int] = [:]
+    private var stateCounts = [Int](repeating: 0, count: DeliveryState.names.count)
     public private(set) var lastSequence: UInt64 = 0
     public private(set) var anomalies: Int = 0
     /// The latest compaction: what retention removed, so a later record about a removed document is
@@ -113,6 +258,9 @@ public struct QueueState: Equatable, Sendable {
     /// carries forward the entries whose record it removes.
     public private(set) var agencyRecordSequence: [AgencyCode: UInt64] = [:]
     public private(set) var systemRecordSequence: [SystemID: UInt64] = [:]
+    /// Shared copies of the strings and recipient lists documents repeat (signer subjects, content
+    /// types, the same addressees): a cache, not a fact.
+    private var interner = Interner()
 
     public init() {}
 
@@ -125,25 +273,14 @@ public struct QueueState: Equatable, Sendable {
     public mutating func apply(_ record: JournalRecord, sequence: UInt64, chain: Digest256 = .zero) {
         lastSequence = sequence
         switch record {
-        case .documentAccepted(let r):
-            guard documents[r.id] == nil else { anomalies += 1; return }
-            let how: String
-            switch r.messageType {
-            case .document: how = "document"
-            case .status: how = "status \(r.statusCode) message"
-            case .event: how = "delivery event '\(r.statusCode)'"
-            }
-            documents[r.id] = Document(accepted: r, sequence: sequence, chain: chain, receipt: nil, events: [
-                TraceEvent(sequence: sequence, at: r.acceptedAt, event: "accepted", recipient: nil, actor: .agency(r.sender),
-                           detail: "\(how) from \(r.sender) to \(r.recipients.map(\.rawValue).joined(separator: ",")), "
-                               + "\(r.payload.length) bytes, sha256 \(r.payload.sha256.hex)"
-                               + (r.signerSubject.isEmpty ? "" : ", signed by \(r.signerSubject)")
-                               + (r.edxml.map(Self.edxmlDetail) ?? "")),
-            ])
+        case .documentAccepted(let record):
+            guard documents[record.id] == nil else { anomalies += 1; return }
+            let r = interned(record)
+            documents[r.id] = Document(accepted: r, sequence: sequence, chain: chain)
             bySenderDocument[SenderKey(sender: r.sender, senderDocumentID: r.senderDocumentID)] = r.id
             for recipient in r.recipients where deliveries[DeliveryKey(document: r.id, recipient: recipient)] == nil {
                 deliveries[DeliveryKey(document: r.id, recipient: recipient)] = Delivery()
-                stateCounts[DeliveryState.queued.name, default: 0] += 1
+                stateCounts[DeliveryState.queued.ordinal] += 1
                 open[recipient, default: RecipientQueue()].append(r.id)
             }
             if r.messageType == .document, let edxmlID = r.edxml?.documentID, !edxmlID.isEmpty {
@@ -224,14 +361,28 @@ public struct QueueState: Equatable, Sendable {
                 if !r.system.vdxpSystemID.isEmpty { systemsByVdxpID[r.system.vdxpSystemID] = r.system.id }
             }
         case .receiptIssued(let r):
-            if documents[r.document] != nil { documents[r.document]?.receipt = r.receipt } else if !wasCompacted(r.document) { anomalies += 1 }
-            trace(r.document, sequence, r.at, "receipt-issued", nil, .system, "the axis signed its acceptance receipt")
+            if documents[r.document] != nil {
+                documents[r.document]?.issueReceipt(r.receipt, sequence: sequence, at: r.at)
+            } else if !wasCompacted(r.document) {
+                anomalies += 1
+            }
         case .compaction(let note):
             removeDocuments(acceptedBefore: note.firstKept)
             lastCompaction = note
         case .checkpoint, .salvage, .opaque:
             break
         }
+    }
+
+    /// `r` with its repeated strings and recipient list replaced by shared copies: a million
+    /// documents from a few signers then hold one copy of each signer's subject, not a million.
+    private mutating func interned(_ r: DocumentAccepted) -> DocumentAccepted {
+        var r = r
+        r.signerSubject = interner.intern(r.signerSubject)
+        r.contentType = interner.intern(r.contentType)
+        r.subject = interner.intern(r.subject)
+        r.recipients = interner.intern(r.recipients)
+        return r
     }
 
     /// How an edXML message's header facts read on its trace.
@@ -247,7 +398,7 @@ public struct QueueState: Equatable, Sendable {
             for recipient in document.accepted.recipients {
                 let key = DeliveryKey(document: id, recipient: recipient)
                 guard let delivery = deliveries.removeValue(forKey: key) else { continue }
-                stateCounts[delivery.state.name, default: 0] -= 1
+                stateCounts[delivery.state.ordinal] -= 1
                 if open[recipient]?.contains(id) == true {
                     open[recipient]?.remove(id)
                     if open[recipient]?.isEmpty == true { open[recipient] = nil }
@@ -271,8 +422,8 @@ public struct QueueState: Equatable, Sendable {
 
     private mutating func trace(_ document: DocumentID, _ sequence: UInt64, _ at: Timestamp, _ event: String,
                                 _ recipient: AgencyCode?, _ actor: Actor, _ detail: String) {
-        documents[document]?.events.append(TraceEvent(sequence: sequence, at: at, event: event, recipient: recipient,
-                                                      actor: actor, detail: detail))
+        documents[document]?.append(TraceEvent(sequence: sequence, at: at, event: event, recipient: recipient,
+                                               actor: actor, detail: detail))
     }
 
     private mutating func control(_ r: DeliveryControl, _ recipient: AgencyCode) {
@@ -287,13 +438,13 @@ public struct QueueState: Equatable, Sendable {
             if deliveries[key] != nil || !wasCompacted(document) { anomalies += 1 }
             return
         }
-        let before = delivery.state.name
+        let before = delivery.state.ordinal
         change(&delivery)
         deliveries[key] = delivery
-        let after = delivery.state.name
+        let after = delivery.state.ordinal
         if before != after {
-            stateCounts[before, default: 0] -= 1
-            stateCounts[after, default: 0] += 1
+            stateCounts[before] -= 1
+            stateCounts[after] += 1
         }
         if delivery.state.isTerminal {
             open[recipient]?.remove(document)
@@ -339,7 +490,11 @@ public struct QueueState: Equatable, Sendable {
     }
 
     /// How many deliveries are in each state, by state name (states with none left out).
-    public func countsByState() -> [String: Int] { stateCounts.filter { $0.value != 0 } }
+    public func countsByState() -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for (ordinal, count) in stateCounts.enumerated() where count != 0 { counts[DeliveryState.names[ordinal]] = count }
+        return counts
+    }
 }
 
 /// The open deliveries of one recipient, in the order their documents were accepted (queue order).
@@ -407,6 +562,58 @@ extension DeliveryControl.Action {
         case .release, .retry: return .queued
         case .delete: return .deleted(at: time)
         case .expire: return .expired(at: time)
+        }
+    }
+}
+
+/// Keeps one copy of each value seen (up to a bound) and hands it out again: Swift strings and
+/// arrays share their storage when copied, so equal values interned here cost one allocation in all.
+/// Strings are matched by their exact UTF-8 bytes, not by `String` equality: that would hand back a
+/// canonically equivalent string with other bytes (and hashes non-ASCII text through Unicode
+/// normalization, the slowest part of replay when signer names are Vietnamese). Bounded, because a
+/// stream of distinct values (every subject different) must not grow it forever; past the bound a
+/// value is kept as given. Never part of the state's identity: two states holding the same facts are
+/// equal whatever each has interned.
+struct Interner: Equatable, Sendable {
+    static let entriesMax = 4096
+    private var strings: Set<ExactString> = []
+    private var codeLists: [[AgencyCode]: [AgencyCode]] = [:]
+
+    mutating func intern(_ value: String) -> String {
+        // Up to 15 UTF-8 bytes a Swift string is stored inline: nothing to share.
+        guard value.utf8.count > 15 else { return value }
+        let key = ExactString(value)
+        if let shared = strings.firstIndex(of: key).map({ strings[$0].value }) { return shared }
+        if strings.count < Self.entriesMax { strings.insert(key) }
+        return value
+    }
+
+    mutating func intern(_ value: [AgencyCode]) -> [AgencyCode] {
+        guard !value.isEmpty, value.count <= 16 else { return value }
+        if let shared = codeLists[value] { return shared }
+        if codeLists.count < Self.entriesMax { codeLists[value] = value }
+        return value
+    }
+
+    static func == (_: Interner, _: Interner) -> Bool { true }
+
+    /// A string compared and hashed by its UTF-8 bytes.
+    private struct ExactString: Hashable, Sendable {
+        let value: String
+        init(_ value: String) {
+            var value = value
+            value.makeContiguousUTF8()
+            self.value = value
+        }
+
+        static func == (a: ExactString, b: ExactString) -> Bool {
+            var a = a.value, b = b.value
+            return a.withUTF8 { x in b.withUTF8 { y in x.elementsEqual(y) } }
+        }
+
+        func hash(into hasher: inout Hasher) {
+            var value = value
+            value.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
         }
     }
 }
