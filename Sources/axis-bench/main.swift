@@ -10,6 +10,7 @@ import Foundation
 ///     axis-bench journal-child […]    appends forever and prints ACK lines (for JournalProcessCrashTests)
 ///     axis-bench verify […]           signature verifications/s next to `openssl speed`
 ///     axis-bench submit […]           signed documents/s accepted by axisd over TLS (and end to end)
+///     axis-bench queue-fold […]       replay time and heap bytes per queued document of the queue state
 ///
 /// Exit codes: 0 ok, 1 failed, 64 usage.
 
@@ -17,7 +18,7 @@ let spec = CommandSpec(
     "axis-bench",
     summary: "Measures Axis components on this machine, and hosts the crash-test child.",
     subcommands: [JournalBenchmark.spec, JournalReplayCommand.spec, JournalCodecBenchmark.spec, JournalCrashChild.spec, VerifyBenchmark.spec,
-                  SubmitBenchmark.spec, CrashLoop.spec],
+                  SubmitBenchmark.spec, CrashLoop.spec, QueueFoldBenchmark.spec],
     examples: ["axis-bench journal", "axis-bench journal --help"])
 
 let words = Array(CommandLine.arguments.dropFirst())
@@ -88,6 +89,13 @@ case "submit":
     run("submit") {
         let report = try SubmitBenchmark.run(command, words: words, progress: { printErr("… " + $0) })
         print(command.flag("json") ? try jsonText(report) : SubmitBenchmark.render(report))
+        try SubmitBenchmark.verdict(report)
+    }
+case "queue-fold":
+    run("queue-fold") {
+        let report = try QueueFoldBenchmark.run(documents: try command.requiredInt("documents", in: 1...10_000_000),
+                                                recipients: try command.requiredInt("recipients", in: 1...100))
+        print(command.flag("json") ? try jsonText(report) : QueueFoldBenchmark.render(report))
     }
 case "crash-loop":
     run("crash-loop") {
