@@ -32,11 +32,16 @@ public final class AxisCore: @unchecked Sendable {
         self.clock = clock
         self.storage = storage
         try storage.createDirectory(layout.data)
-        var folded = QueueState()
+        let replay = ReplayPipeline()
         (journal, recovery) = try Journal.open(directory: layout.journal, corruptDirectory: layout.corrupt,
                                               storage: storage, options: journalOptions, clock: clock,
-                                              replay: { entry in try folded.apply(entry) }, onFailure: onJournalFailure)
-        state = Locked(folded)
+                                              replay: { entry in try replay.add(entry) }, onFailure: onJournalFailure)
+        do {
+            state = Locked(try replay.finish())
+        } catch {
+            journal.close()
+            throw error
+        }
         do {
             payloads = try PayloadStore(directory: layout.payloads, storage: storage, options: payloadOptions)
         } catch {
