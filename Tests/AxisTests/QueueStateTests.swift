@@ -159,51 +159,6 @@ final class QueueStateTests: XCTestCase {
         XCTAssertNotEqual(subjects[0], subjects[1])
     }
 
-    /// Start-up folds through `ReplayPipeline` (records decoded on other threads, batches folded in
-    /// order): it must give exactly the state a plain in-order fold gives, across many batches and
-    /// with records that depend on records several batches earlier.
-    func testReplayPipelineFoldsExactlyAsTheSerialFold() throws {
-        let documents = 3 * ReplayPipeline.batchEntries * ReplayPipeline.batchesInFlightMax / 2
-        var entries: [JournalEntry] = []
-        func add(_ record: JournalRecord) {
-            entries.append(JournalEntry(sequence: UInt64(entries.count + 1), kind: record.kind, body: record.encoded(),
-                                        chain: Digest256(w0: UInt64(entries.count), w1: 1, w2: 2, w3: 3), segment: 1, offset: 0))
-        }
-        for n in 0..<documents { add(accepted(UInt64(n + 1), to: n % 3 == 0 ? [h29, h41] : [h29])) }
-        // Acknowledge every other document, oldest first: each refers back across batches.
-        for n in stride(from: 0, to: documents, by: 2) {
-            add(.deliveryAcknowledged(DeliveryAcknowledged(document: doc(UInt64(n + 1)), recipient: h29, at: t0, actor: .agency(h29))))
-        }
-        var serial = QueueState()
-        for entry in entries { try serial.apply(entry) }
-
-        let pipeline = ReplayPipeline()
-        for entry in entries { try pipeline.add(entry) }
-        let pipelined = try pipeline.finish()
-        XCTAssertEqual(pipelined, serial)
-        XCTAssertEqual(pipelined.lastSequence, UInt64(entries.count))
-        XCTAssertEqual(pipelined.documents.count, documents)
-        XCTAssertEqual(pipelined.countsByState()["acknowledged"], documents / 2)
-        XCTAssertEqual(pipelined.anomalies, 0)
-    }
-
-    /// A record that does not decode stops start-up, as it did when the fold decoded it itself.
-    func testReplayPipelineReportsARecordThatDoesNotDecode() throws {
-        let pipeline = ReplayPipeline()
-        var thrown: Error?
-        do {
-            for n in 0..<(2 * ReplayPipeline.batchEntries) {
-                let record = accepted(UInt64(n + 1), to: [h29])
-                let body = n == 5000 ? [0xFF, 0x00, 0x01] : record.encoded()
-                try pipeline.add(JournalEntry(sequence: UInt64(n + 1), kind: record.kind, body: body, chain: .zero, segment: 1, offset: 0))
-            }
-            _ = try pipeline.finish()
-        } catch {
-            thrown = error
-        }
-        XCTAssertEqual((thrown as? AxisError)?.code, .malformed, "\(String(describing: thrown))")
-    }
-
     /// The journal is the source of truth: folding records as they become durable (live) and
     /// folding them again on reopen (replay) must give the same state.
     func testReplayRebuildsExactlyTheLiveState() throws {

@@ -32,16 +32,11 @@ public final class AxisCore: @unchecked Sendable {
         self.clock = clock
         self.storage = storage
         try storage.createDirectory(layout.data)
-        let replay = ReplayPipeline()
+        var folded = QueueState()
         (journal, recovery) = try Journal.open(directory: layout.journal, corruptDirectory: layout.corrupt,
                                               storage: storage, options: journalOptions, clock: clock,
-                                              replay: { entry in try replay.add(entry) }, onFailure: onJournalFailure)
-        do {
-            state = Locked(try replay.finish())
-        } catch {
-            journal.close()
-            throw error
-        }
+                                              replay: { entry in try folded.apply(entry) }, onFailure: onJournalFailure)
+        state = Locked(folded)
         do {
             payloads = try PayloadStore(directory: layout.payloads, storage: storage, options: payloadOptions)
         } catch {
