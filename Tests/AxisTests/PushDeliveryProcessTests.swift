@@ -41,9 +41,9 @@ final class PushDeliveryProcessTests: XCTestCase {
         _ = try core.recordAndWait(records)
     }
 
-    func receiver(_ setup: Setup, answers: [Int] = [], then: Int = 200, delayMillis: Int = 0) throws -> PushReceiver {
+    func receiver(_ setup: Setup, answers: [Int] = [], then: Int = 200, delayMillis: Int = 0, hold: Bool = false) throws -> PushReceiver {
         try PushReceiver(certificateChain: setup.tls.serverChainPath, key: setup.tls.serverKeyPath, trust: setup.pki.trustConfiguration,
-                         answers: answers, then: then, delayMillis: delayMillis)
+                         answers: answers, then: then, delayMillis: delayMillis, hold: hold)
     }
 
     func config(_ setup: Setup, _ json: String) throws -> String {
@@ -203,7 +203,9 @@ final class PushDeliveryProcessTests: XCTestCase {
 
     func testSigtermDuringDeliveryThenRestartKeepsLeasesDeferredRetriesAndRedeliversInterrupted() throws {
         let setup = try prepare("push-sigterm")
-        let slow = try receiver(setup, then: 200, delayMillis: 2_000)
+        // The slow system answers only once the daemon is stopped: the pushes are still under way at
+        // the SIGTERM however long the test's own steps take on a loaded machine.
+        let slow = try receiver(setup, then: 200, hold: true)
         let failing = try receiver(setup, then: 503)
         try setEndpoints(setup, [h41: slow.url, g17: failing.url])
         let cfg = try config(setup, """
@@ -236,6 +238,7 @@ final class PushDeliveryProcessTests: XCTestCase {
         let stopped = try daemon.process.waitForStderr(containing: "event=axisd.stopped")
         XCTAssertEqual(daemon.process.wait(), 0)
         XCTAssertTrue(stopped.contains("released=4"), stopped)
+        slow.releaseHeld()  // answers go to connections the stopped daemon closed; from now on it answers at once
 
         daemon = try Daemon(self, data: setup.data, ["--config", cfg])
         defer { daemon.stop() }

@@ -1,7 +1,12 @@
 /// A JSON value with ordered object keys, so command output and API replies have a stable,
 /// documented field order. Encoding only escapes what JSON requires; `asciiOnly` also escapes every
 /// non-ASCII character as `\uXXXX` (the VDXP SDK decodes replies as US-ASCII).
-public indirect enum JSONValue: Equatable, Sendable {
+///
+/// Not `indirect`: nesting already goes through arrays. An indirect case is a heap box whose pointer
+/// carries the case in its high bits; LeakSanitizer cannot follow such a pointer, so the defaults in
+/// the configuration key table (globals) were reported as leaked and failed every sanitized
+/// axisd/axisctl run that read a configuration.
+public enum JSONValue: Equatable, Sendable {
     case null
     case bool(Bool)
     case int(Int64)

@@ -4,7 +4,9 @@ import Foundation
 
 /// An HTTPS endpoint like an agency's document system, for push delivery tests: it requires a client
 /// certificate, records every request it gets, and answers as the test scripts it — the statuses in
-/// `answers` in turn, then `then` — optionally after `delayMillis` (a slow system).
+/// `answers` in turn, then `then` — optionally after `delayMillis` (a slow system), or only once the
+/// test calls `releaseHeld()` (`hold`: a system that answers when the test says so, so a test never
+/// depends on its own steps fitting inside a delay).
 final class PushReceiver: @unchecked Sendable {
     struct Received {
         /// Wall-clock arrival time (same clock as axisd's records).
@@ -22,16 +24,19 @@ final class PushReceiver: @unchecked Sendable {
     private var answers: [Int]
     private let then: Int
     private let delayMillis: Int
+    private var holding: Bool
+    private var held: [@Sendable () -> Void] = []
     private var received: [Received] = []
     private var underWay = 0
 
     var url: String { "https://localhost:\(port)/axis/inbox" }
 
     init(certificateChain: String, key: String, trust: TrustConfiguration, answers: [Int] = [], then: Int = 200,
-         delayMillis: Int = 0) throws {
+         delayMillis: Int = 0, hold: Bool = false) throws {
         self.answers = answers
         self.then = then
         self.delayMillis = delayMillis
+        holding = hold
         let store = try TrustStore.load(trust)
         var options = HTTPServer.Options()
         options.loops = 1
@@ -83,6 +88,16 @@ final class PushReceiver: @unchecked Sendable {
         }
     }
 
+    /// Answers every held request now, and every later one at once.
+    func releaseHeld() {
+        let release = lock.withLock { () -> [@Sendable () -> Void] in
+            holding = false
+            defer { held = [] }
+            return held
+        }
+        for finish in release { finish() }
+    }
+
     fileprivate func arrived(_ head: HTTPRequestHead, body: [UInt8], peer: HTTPPeer, responder: HTTPResponder) {
         let now = SystemClock().now()
         let status = lock.withLock { () -> Int in
@@ -99,6 +114,11 @@ final class PushReceiver: @unchecked Sendable {
             }
             responder.respond(HTTPResponse(status: HTTPStatus(status), body: Array("answer \(status)".utf8)))
         }
+        let heldBack = lock.withLock { () -> Bool in
+            if holding { held.append(finish) }
+            return holding
+        }
+        if heldBack { return }
         if delayMillis > 0 {
             DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(delayMillis), execute: finish)
         } else {
