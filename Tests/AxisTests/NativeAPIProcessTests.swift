@@ -288,6 +288,9 @@ final class NativeAPIProcessTests: XCTestCase {
         XCTAssertEqual((try json(submitted.body)["sha256"] as? String).map { Substring($0) }, digests.first)
 
         let grew = try peakResidentBytes(daemon.process.pid) - peakBefore
+        // Under a sanitizer (scripts/reliability/sanitize.sh) freed memory sits in its quarantine
+        // instead of being reused, so resident memory grows with every piece streamed: no bound to check.
+        if dlsym(dlopen(nil, RTLD_NOW), "__sanitizer_get_current_allocated_bytes") != nil { return }
         XCTAssertLessThan(grew, 40 << 20, "axisd's peak RSS grew by \(grew >> 20) MiB for a 64 MiB document in and out")
     }
 
