@@ -69,36 +69,17 @@ struct DiskSnapshot {
 
         let payloadDirectory = PathJoin.join(data, "payloads")
         for name in try storage.listDirectory(payloadDirectory).sorted() where name.hasSuffix(".axp") {
-            let file = try storage.open(PathJoin.join(payloadDirectory, name), mode: .readOnly)
-            defer { file.close() }
-            let size = try file.size()
-            snapshot.payloadFileBytes += size
-            var offset: UInt64 = 0
-            let headerSize = UInt64(PayloadStore.headerSize)
-            while offset + headerSize <= size {
-                let header = try file.read(count: PayloadStore.headerSize, at: offset)
-                guard header.count == PayloadStore.headerSize, le32(header, 0) == payloadMagic,
-                      let digest = Digest256(bytes: Array(header[16..<48])) else { break }
-                let length = le64(header, 8)
-                guard length <= size - offset - headerSize else { break }  // still being written
-                let kind: PayloadClass = bodies.contains(digest) ? .body : signatures.contains(digest) ? .signature : .other
+            let path = PathJoin.join(payloadDirectory, name)
+            let file = try storage.open(path, mode: .readOnly)
+            snapshot.payloadFileBytes += try file.size()
+            file.close()
+            for payload in try PayloadStore.payloads(inSegment: path, storage: storage) {
+                let kind: PayloadClass = bodies.contains(payload.sha256) ? .body : signatures.contains(payload.sha256) ? .signature : .other
                 snapshot.payloads[kind, default: Tally()].count += 1
-                snapshot.payloads[kind, default: Tally()].bytes += headerSize + length
-                offset += headerSize + length
+                snapshot.payloads[kind, default: Tally()].bytes += payload.storedBytes
             }
         }
         return snapshot
-    }
-
-    /// "AXPL" in file order, read as a little-endian u32 (`PayloadStore.magic`, internal to Axis).
-    static let payloadMagic: UInt32 = 0x4C50_5841
-
-    private static func le32(_ b: [UInt8], _ at: Int) -> UInt32 {
-        (0..<4).reduce(UInt32(0)) { $0 | UInt32(b[at + $1]) << (8 * UInt32($1)) }
-    }
-
-    private static func le64(_ b: [UInt8], _ at: Int) -> UInt64 {
-        (0..<8).reduce(UInt64(0)) { $0 | UInt64(b[at + $1]) << (8 * UInt64($1)) }
     }
 }
 

@@ -75,6 +75,35 @@ final class PayloadStoreTests: XCTestCase {
         XCTAssertThrowsError(try store.read(ref)) { XCTAssertEqual(($0 as? AxisError)?.code, .payloadCorrupt) }
     }
 
+    /// The segment walk tools use lists every payload with its length and digest, and stops at
+    /// bytes that are not a payload header (a torn end) instead of reading garbage as payloads.
+    func testPayloadsOfASegmentAreListedFromTheirHeadersUpToATornEnd() throws {
+        let dir = try makeTempDirectory(self)
+        let store = try PayloadStore(directory: dir)
+        let bodies: [[UInt8]] = [Array("first".utf8), [], Array(repeating: 9, count: 5000)]
+        let refs = try bodies.map { try store.storeAndWait($0) }
+        store.close()
+        XCTAssertEqual(Set(refs.map(\.segment)).count, 1, "one batch segment")
+        let path = dir + "/" + PayloadStore.segmentName(refs[0].segment)
+        var listed = try PayloadStore.payloads(inSegment: path)
+        XCTAssertEqual(listed.map(\.offset), refs.map(\.offset))
+        XCTAssertEqual(listed.map(\.length), bodies.map { UInt64($0.count) })
+        XCTAssertEqual(listed.map(\.sha256), bodies.map { SHA256Hasher.digest($0) })
+
+        // A header whose bytes were cut off, then one with a wrong checksum: neither is listed.
+        var bytes = try XCTUnwrap(FileManager.default.contents(atPath: path))
+        var cut = PayloadStore.header(length: 1000, sha256: .zero)
+        bytes.append(contentsOf: cut)
+        try bytes.write(to: URL(fileURLWithPath: path))
+        listed = try PayloadStore.payloads(inSegment: path)
+        XCTAssertEqual(listed.count, 3)
+        cut = PayloadStore.header(length: 0, sha256: .zero)
+        cut[44] ^= 0xFF
+        bytes = bytes.prefix(bytes.count - PayloadStore.headerSize) + Data(cut)
+        try bytes.write(to: URL(fileURLWithPath: path))
+        XCTAssertEqual(try PayloadStore.payloads(inSegment: path).count, 3)
+    }
+
     func testReferenceToMissingFileSaysRestoreFromBackup() throws {
         let dir = try makeTempDirectory(self)
         let store = try PayloadStore(directory: dir)

@@ -74,6 +74,36 @@ public final class PayloadStore: @unchecked Sendable {
         return UInt64(name.prefix(20))
     }
 
+    /// One payload found in a segment file by `payloads(inSegment:storage:)`.
+    public struct StoredPayload: Sendable {
+        public var offset: UInt64
+        public var length: UInt64
+        public var sha256: Digest256
+        /// Header and bytes: what the payload takes in the file.
+        public var storedBytes: UInt64 { UInt64(PayloadStore.headerSize) + length }
+    }
+
+    /// The payloads of one segment file, in file order, from their headers (the bytes themselves are
+    /// not read or checked). Stops at the first header that is not a valid payload header or whose
+    /// bytes run past the end of the file: a segment being written, or a torn end. For tools that
+    /// account for what is stored (`axis-bench submit` counts what a run wrote).
+    public static func payloads(inSegment path: String, storage: any Storage = PosixStorage()) throws -> [StoredPayload] {
+        let file = try storage.open(path, mode: .readOnly)
+        defer { file.close() }
+        let size = try file.size()
+        var found: [StoredPayload] = []
+        var offset: UInt64 = 0
+        while offset + UInt64(headerSize) <= size {
+            let bytes = try file.read(count: headerSize, at: offset)
+            var r = ByteReader(bytes, offset: 8)
+            guard bytes.count == headerSize, let length = try? r.u64(), let sha256 = try? r.digest(),
+                  bytes == header(length: length, sha256: sha256), length <= size - offset - UInt64(headerSize) else { break }
+            found.append(StoredPayload(offset: offset, length: length, sha256: sha256))
+            offset += UInt64(headerSize) + length
+        }
+        return found
+    }
+
     static func header(length: UInt64, sha256: Digest256) -> [UInt8] {
         var w = ByteWriter(capacity: headerSize)
         w.u32(magic)
