@@ -49,6 +49,19 @@ final class SubmissionTests: XCTestCase {
         XCTAssertNil(code(near), "only the exact prefixes are reserved")
     }
 
+    /// HTTP's optional whitespace is cut from both ends of a field or list item, nothing else.
+    func testTrimmingSpacesCutsSpacesAndTabsAtBothEndsOnly() {
+        XCTAssertEqual("  000.00.00.H29 \t".trimmingSpaces, "000.00.00.H29")
+        XCTAssertEqual("\ta b\t".trimmingSpaces, "a b")
+        XCTAssertEqual("   ".trimmingSpaces, "")
+        XCTAssertEqual("".trimmingSpaces, "")
+        XCTAssertEqual("x".trimmingSpaces, "x")
+        XCTAssertEqual(" Văn phòng ".trimmingSpaces, "Văn phòng")
+        XCTAssertEqual("\u{00A0}x\n".trimmingSpaces, "\u{00A0}x\n", "only space and tab are optional whitespace")
+        let parts = "a , b,c ,  ,d".split(separator: ",", omittingEmptySubsequences: false).map(\.trimmingSpaces)
+        XCTAssertEqual(parts, ["a", "b", "c", "", "d"])
+    }
+
     func testBase64IsStrict() {
         XCTAssertEqual(Base64.decode("TWFu"), Array("Man".utf8))
         XCTAssertEqual(Base64.decode("TWE="), Array("Ma".utf8))

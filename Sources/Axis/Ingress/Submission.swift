@@ -182,9 +182,3 @@ public enum PercentEncoding {
         }
     }
 }
-
-extension Substring {
-    var trimmingSpaces: String {
-        String(drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
-    }
-}

@@ -81,12 +81,3 @@ public struct SubjectRule: Sendable, Equatable {
         attributes.allSatisfy { wanted in name.values(of: wanted.type).contains(wanted.value) }
     }
 }
-
-extension String {
-    var trimmingSpaces: String {
-        var s = Substring(self)
-        while let f = s.first, f == " " || f == "\t" { s.removeFirst() }
-        while let l = s.last, l == " " || l == "\t" { s.removeLast() }
-        return String(s)
-    }
-}
